@@ -1,0 +1,1 @@
+"""Benchmarks: one command, ratios against baselines measured in the same run."""

@@ -1,0 +1,5 @@
+"""PII detection and masking: synchronous, pure, no aiohttp, no gateway imports."""
+
+from detectors.fingerprint import Fingerprinter
+
+__all__ = ["Fingerprinter"]

@@ -1,0 +1,102 @@
+"""``dlp-gateway demo`` and ``dlp-gateway demo-upstream``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import click
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.config import parse_config
+from gateway.logs import configure_logging
+
+__all__ = ["demo", "demo_config", "demo_upstream"]
+
+DEMO_HMAC_KEY = "demo-only-hmac-key-change-me-0001"
+
+
+def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]:
+    """The demo's gateway configuration (also a readable example of the format)."""
+    return {
+        "listen": {"host": "127.0.0.1", "port": port},
+        "state_dir": state_dir,
+        "upstreams": {"crm": {"url": f"http://127.0.0.1:{upstream_port}"}},
+        "routes": [{"name": "crm", "prefix": "/", "upstream": "crm"}],
+        "secrets": {"hmac_key": DEMO_HMAC_KEY},
+        "audit": {"path": "audit.log"},
+    }
+
+
+def _curl_lines(port: int, upstream_port: int) -> str:
+    base = f"http://127.0.0.1:{port}"
+    return "\n".join(
+        [
+            "",
+            "dlp-gateway demo is running.",
+            f"  gateway:       {base}",
+            f"  demo CRM:      http://127.0.0.1:{upstream_port}  (the unprotected upstream)",
+            f"  health:        {base}/_dlp/healthz   readiness: {base}/_dlp/readyz",
+            f"  metrics:       {base}/_dlp/metrics",
+            "",
+            "Try:",
+            f"  curl -s '{base}/api/projects/proj1/customers?limit=2'",
+            f"  curl -s '{base}/api/projects/proj1/customers/1'",
+            f"  curl -s -OJ '{base}/api/projects/proj1/customers/export.csv'",
+            f"  curl -s -i -X POST -d 'username=alice&password=wrong' '{base}/login'",
+            f"  curl -s '{base}/_dlp/metrics' | grep dlpgw_http_requests_total",
+            "",
+            "Press Ctrl+C to stop.",
+        ]
+    )
+
+
+async def _run_demo(port: int, upstream_port: int, state_dir: str) -> None:
+    from gateway.demo.crm import create_crm_app
+
+    crm_runner = web.AppRunner(create_crm_app(), access_log=None)
+    await crm_runner.setup()
+    await web.TCPSite(crm_runner, "127.0.0.1", upstream_port).start()
+    config = parse_config(demo_config(upstream_port, port, state_dir))
+    gw_runner = web.AppRunner(create_app(config), access_log=None)
+    await gw_runner.setup()
+    await web.TCPSite(gw_runner, "127.0.0.1", port).start()
+    click.echo(_curl_lines(port, upstream_port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await gw_runner.cleanup()
+        await crm_runner.cleanup()
+
+
+@click.command()
+@click.option("--port", default=8080, show_default=True, help="Gateway port.")
+@click.option("--upstream-port", default=8081, show_default=True, help="Demo CRM port.")
+@click.option("--state-dir", default="./.demo-state", show_default=True,
+              help="Where the demo keeps its SQLite state and logs.")
+def demo(port: int, upstream_port: int, state_dir: str) -> None:
+    """Run the demo CRM and the gateway in front of it."""
+    configure_logging("WARNING")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_demo(port, upstream_port, state_dir))
+
+
+@click.command("demo-upstream")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True)
+@click.option("--seed", default=7, show_default=True, help="Seed for the synthetic data.")
+@click.option("--per-project", default=300, show_default=True, help="Customers per project.")
+def demo_upstream(host: str, port: int, seed: int, per_project: int) -> None:
+    """Run only the demo CRM (the unprotected upstream)."""
+    from gateway.demo.crm import create_crm_app
+
+    configure_logging("WARNING")
+    web.run_app(create_crm_app(seed=seed, per_project=per_project), host=host, port=port,
+                access_log=None, print=lambda msg: click.echo(msg, err=True))

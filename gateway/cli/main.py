@@ -1,0 +1,31 @@
+"""``dlp-gateway``: the root command; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from gateway import __version__
+from gateway.cli.demo import demo, demo_upstream
+from gateway.cli.serve import serve
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """dlp-gateway: a data-loss-prevention reverse proxy for legacy CRMs."""
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(__version__)
+
+
+cli.add_command(serve)
+cli.add_command(demo)
+cli.add_command(demo_upstream)
+
+
+def main() -> None:
+    cli(prog_name="dlp-gateway")

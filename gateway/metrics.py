@@ -1,0 +1,83 @@
+"""Prometheus metrics, one registry per application (no module-level collectors).
+
+Labels are bounded: route names from config, HTTP methods folded to a fixed set,
+status codes, entity types and fixed reason strings. Never a user, an IP or a raw path.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["KNOWN_METHODS", "GatewayMetrics", "method_label"]
+
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)
+_P = "dlpgw_"
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "OTHER"
+
+
+class GatewayMetrics:
+    """All collectors of one gateway, registered on its own registry."""
+
+    def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            _P + "http_requests", "Requests handled", ["route", "method", "code"], registry=r
+        )
+        self.duration = Histogram(
+            _P + "http_request_duration_seconds", "Time from request to last byte sent",
+            ["route"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_duration = Histogram(
+            _P + "upstream_request_duration_seconds", "Time to the upstream's response headers",
+            ["upstream"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_errors = Counter(
+            _P + "upstream_errors", "Upstream failures", ["reason"], registry=r
+        )
+        self.in_flight = Gauge(
+            _P + "http_requests_in_flight", "Requests being handled", registry=r
+        )
+        self.stage_errors = Counter(
+            _P + "stage_errors", "Exceptions raised by stages", ["stage", "critical"], registry=r
+        )
+        self.client_aborts = Counter(
+            _P + "client_aborts", "Clients that went away before the response was sent",
+            registry=r,
+        )
+        self.pii_findings = Counter(
+            _P + "pii_findings", "PII findings", ["entity", "action"], registry=r
+        )
+        self.inspection_duration = Histogram(
+            _P + "inspection_duration_seconds", "Time spent inspecting bodies",
+            ["format"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.inspection_bytes = Counter(
+            _P + "inspection_bytes", "Bytes inspected", ["format"], registry=r
+        )
+        self.inspection_skipped = Counter(
+            _P + "inspection_skipped", "Bodies passed without inspection (blind spots)",
+            ["reason"], registry=r,
+        )
+        self.body_rejected = Counter(
+            _P + "body_rejected", "Bodies refused by size or decoding limits",
+            ["direction", "reason"], registry=r,
+        )
+        self.audit_write_failures = Counter(
+            _P + "audit_write_failures", "Audit entries that could not be written", registry=r
+        )
+        self.build_info = Gauge(
+            _P + "build_info", "Build information", ["version"], registry=r
+        )
+        self.build_info.labels(version=version).set(1)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

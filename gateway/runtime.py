@@ -1,0 +1,29 @@
+"""The running parts of one gateway, shared with handlers through an ``AppKey``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.config import Config
+from gateway.metrics import GatewayMetrics
+from gateway.pipeline import Pipeline
+from gateway.routing import Router
+from gateway.upstream import Upstreams
+from reports.request_log import RequestLog
+
+__all__ = ["GATEWAY", "Gateway"]
+
+
+@dataclass(slots=True)
+class Gateway:
+    config: Config
+    metrics: GatewayMetrics
+    upstreams: Upstreams
+    request_log: RequestLog
+    pipeline: Pipeline
+    router: Router
+
+
+GATEWAY = web.AppKey("gateway", Gateway)

@@ -1,0 +1,41 @@
+"""The explicit stage list: code decides what exists, config decides what runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from detectors.fingerprint import Fingerprinter
+from gateway.config import Config
+from gateway.metrics import GatewayMetrics
+from gateway.stage import Stage
+from gateway.stages.audit import AuditStage
+from gateway.stages.metrics import MetricsStage
+from reports.request_log import RequestLog
+
+__all__ = ["STAGE_ORDER", "StageDeps", "default_stages"]
+
+STAGE_ORDER = ("metrics", "audit", "authn", "rate_guard", "authz", "export_guard", "pii_mask")
+
+
+@dataclass(frozen=True, slots=True)
+class StageDeps:
+    """Everything stages may need, built once by ``create_app``."""
+
+    metrics: GatewayMetrics
+    request_log: RequestLog
+    fingerprinter: Fingerprinter
+
+
+_FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
+    "metrics": lambda cfg, deps: MetricsStage(deps.metrics),
+    "audit": lambda cfg, deps: AuditStage(deps.request_log, deps.fingerprinter, deps.metrics),
+}
+
+
+def default_stages(config: Config, deps: StageDeps) -> list[Stage]:
+    """Build the enabled stages, always in the canonical order."""
+    unknown = [name for name in config.stages if name not in _FACTORIES]
+    if unknown:
+        raise ValueError(f"stages: unknown or not yet available: {', '.join(unknown)}")
+    return [_FACTORIES[name](config, deps) for name in STAGE_ORDER if name in config.stages]

@@ -1,0 +1,79 @@
+"""Shared factories: real aiohttp servers on 127.0.0.1 as upstreams and gateways."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from gateway.app import create_app
+from gateway.config import Config, parse_config
+from gateway.exchange import Exchange, RequestData
+
+StartUpstream = Callable[[web.Application], Awaitable[str]]
+StartGateway = Callable[..., Awaitable["RunningGateway"]]
+
+
+class RunningGateway:
+    def __init__(self, server: TestServer, config: Config) -> None:
+        self.server = server
+        self.config = config
+        self.app = server.app
+        self.url = str(server.make_url("")).rstrip("/")
+
+
+def make_config(targets: dict[str, str], tmp_path: Path, **overrides: Any) -> Config:
+    data: dict[str, Any] = {
+        "upstreams": {name: {"url": url} for name, url in targets.items()},
+        "routes": [{"name": "default", "prefix": "/", "upstream": next(iter(targets))}],
+        "state_dir": str(tmp_path / "state"),
+        "secrets": {"hmac_key": "test-hmac-key-0123456789abcdef"},
+    }
+    data.update(overrides)
+    return parse_config(data, env={})
+
+
+def make_exchange(method: str = "GET", path: str = "/", **kwargs: Any) -> Exchange:
+    from multidict import CIMultiDict
+
+    request = RequestData(
+        method=method, path=path, query_string=kwargs.pop("query_string", ""),
+        headers=CIMultiDict(kwargs.pop("headers", {})), client_ip="127.0.0.1",
+    )
+    return Exchange(request_id="test-request", request=request, **kwargs)
+
+
+@pytest.fixture
+async def start_upstream() -> AsyncIterator[StartUpstream]:
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application) -> str:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
+    servers: list[TestServer] = []
+
+    async def start(target: dict[str, str] | str, **overrides: Any) -> RunningGateway:
+        upstreams = {"crm": target} if isinstance(target, str) else target
+        config = overrides.pop("config", None) or make_config(upstreams, tmp_path, **overrides)
+        server = TestServer(create_app(config), host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return RunningGateway(server, config)
+
+    yield start
+    for server in servers:
+        await server.close()
