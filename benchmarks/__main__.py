@@ -96,6 +96,8 @@ def run(seconds: int, connections: int) -> dict[str, Any]:
                     "--port", str(port), "--upstream", upstream],
                 "gateway[metrics,audit]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit"]),
+                "gateway[+pii_mask]": lambda port: gateway_args(
+                    workdir, port, upstream, ["metrics", "audit", "pii_mask"]),
             }
             for name, make_args in scenarios.items():
                 port = free_port()

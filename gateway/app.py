@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from detectors.fingerprint import Fingerprinter
+from detectors.selftest import self_test
 from gateway import __version__
 from gateway.admin.routes import add_admin_routes
 from gateway.body import DecodeLimits
 from gateway.config import Config
+from gateway.detection import build_engine, derive_key
 from gateway.exchange import Exchange
 from gateway.handler import ProxyHandler
 from gateway.metrics import GatewayMetrics
@@ -31,13 +33,14 @@ log = logging.getLogger("dlpgw.app")
 
 
 
-def _fingerprinter(config: Config) -> Fingerprinter:
+def _master_key(config: Config) -> bytes:
     if config.secrets.hmac_key:
-        return Fingerprinter(config.secrets.hmac_key.encode())
+        return config.secrets.hmac_key.encode()
     log.warning(
-        "secrets.hmac_key is not set: using a random key, so fingerprints change on restart"
+        "secrets.hmac_key is not set: using a random key, so fingerprints and pseudonyms "
+        "change on restart"
     )
-    return Fingerprinter(secrets.token_bytes(32))
+    return secrets.token_bytes(32)
 
 
 def _record_incident(kind: str, ex: Exchange, detail: dict[str, str]) -> None:
@@ -56,7 +59,11 @@ def build_gateway(config: Config) -> Gateway:
         ),
     )
     request_log = RequestLog(config.state_path(config.audit.path))
-    deps = StageDeps(metrics=metrics, request_log=request_log, fingerprinter=_fingerprinter(config))
+    master = _master_key(config)
+    engine = build_engine(config, master)
+    deps = StageDeps(metrics=metrics, request_log=request_log,
+                     fingerprinter=Fingerprinter(derive_key(master, "fingerprint")),
+                     engine=engine)
     router = Router(config.routes)
     stages = default_stages(config, deps)
 
@@ -66,7 +73,7 @@ def build_gateway(config: Config) -> Gateway:
         await upstreams.forward(ex, routes[ex.route])
 
     pipeline = Pipeline(stages, forward, metrics, _record_incident)
-    return Gateway(config, metrics, upstreams, request_log, pipeline, router)
+    return Gateway(config, metrics, upstreams, request_log, pipeline, router, engine)
 
 
 async def _flush_periodically(request_log: RequestLog, interval: float) -> None:
@@ -81,6 +88,10 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app[GATEWAY] = gw
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        gw.selftest_failures = await asyncio.to_thread(self_test, gw.engine)
+        if gw.selftest_failures:
+            log.error("detector self-test failed for %s: not ready",
+                      ", ".join(gw.selftest_failures))
         await gw.upstreams.start()
         flusher = asyncio.create_task(_flush_periodically(gw.request_log, 1.0))
         yield

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
+
 __all__ = [
     "STAGE_NAMES",
     "AdminConfig",
@@ -46,7 +48,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit")
+STAGE_NAMES = ("metrics", "audit", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -117,6 +119,7 @@ class RouteConfig(_Model):
     upstream: str
     strip_prefix: bool = False
     preserve_host: bool = False
+    inspection: InspectionConfig = InspectionConfig()
 
     @field_validator("prefix")
     @classmethod
@@ -150,7 +153,9 @@ class Config(_Model):
     limits: LimitsConfig = LimitsConfig()
     audit: AuditConfig = AuditConfig()
     secrets: SecretsConfig = SecretsConfig()
-    stages: list[str] = ["metrics", "audit"]
+    detection: DetectionConfig = DetectionConfig()
+    masking: MaskingConfig = MaskingConfig()
+    stages: list[str] = ["metrics", "audit", "pii_mask"]
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("stages")

@@ -64,7 +64,7 @@ class ProxyHandler:
         limit = self._config.limits.request_body_bytes
         data = RequestData(
             method=request.method.upper(), path=raw_path, query_string=query,
-            headers=request.headers, client_ip=request.remote or "",
+            headers=CIMultiDict(request.headers), client_ip=request.remote or "",
             scheme=request.scheme, host=request.host, body_limit=limit,
         )
         if request.body_exists:
@@ -103,14 +103,23 @@ class ProxyHandler:
         except BODY_ERRORS as exc:
             self._body_failure(ex, exc)
             status, code, reason = classify_body_error(exc)
-            ex.deny(status, reason, code=code, stage="handler")
-            assert ex.response is not None
-            ex.response.headers["X-Request-Id"] = ex.request_id
-            return self._buffered(ex, ex.response)
+            return self._refuse(ex, status, code, reason)
+        except Exception as exc:
+            self._metrics.stage_errors.labels(stage="stream", critical="True").inc()
+            log.error("response stream failed: %s (request %s)", type(exc).__name__,
+                      ex.request_id)
+            return self._refuse(ex, 503, "inspection_failed",
+                                "the response could not be inspected (fail closed)")
         if complete:
             resp.set_body(b"".join(head))
             return self._buffered(ex, resp)
         return await self._stream(request, ex, resp, head)
+
+    def _refuse(self, ex: Exchange, status: int, code: str, reason: str) -> web.Response:
+        ex.deny(status, reason, code=code, stage="handler")
+        assert ex.response is not None
+        ex.response.headers["X-Request-Id"] = ex.request_id
+        return self._buffered(ex, ex.response)
 
     def _buffered(self, ex: Exchange, resp: ResponseData) -> web.Response:
         headers = CIMultiDict(resp.headers)
@@ -152,6 +161,14 @@ class ProxyHandler:
                 request.transport.abort()
         except ConnectionResetError:
             self._client_gone(ex)
+        except Exception as exc:
+            # A transform (masking) failed mid-stream: never let the rest through unscanned.
+            ex.aborted = "inspection"
+            self._metrics.stage_errors.labels(stage="stream", critical="True").inc()
+            log.error("response stream failed: %s (request %s)", type(exc).__name__,
+                      ex.request_id)
+            if request.transport is not None:
+                request.transport.abort()
         except asyncio.CancelledError:
             self._client_gone(ex)
             raise

@@ -67,6 +67,9 @@ class GatewayMetrics:
             _P + "inspection_skipped", "Bodies passed without inspection (blind spots)",
             ["reason"], registry=r,
         )
+        self.inspection_cache = Counter(
+            _P + "inspection_cache", "Masked-document cache lookups", ["result"], registry=r
+        )
         self.body_rejected = Counter(
             _P + "body_rejected", "Bodies refused by size or decoding limits",
             ["direction", "reason"], registry=r,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from detectors.engine import DetectionEngine
 from gateway.config import Config
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
@@ -24,6 +25,8 @@ class Gateway:
     request_log: RequestLog
     pipeline: Pipeline
     router: Router
+    engine: DetectionEngine
+    selftest_failures: list[str] = field(default_factory=list)
 
 
 GATEWAY = web.AppKey("gateway", Gateway)

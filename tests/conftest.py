@@ -47,6 +47,22 @@ def make_exchange(method: str = "GET", path: str = "/", **kwargs: Any) -> Exchan
     return Exchange(request_id="test-request", request=request, **kwargs)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_text_recognizers():
+    """Load jieba's dictionary once per test session instead of once per gateway.
+
+    The same real recognizers are handed to every engine; nothing is faked.
+    """
+    import functools
+
+    from gateway import detection
+
+    cached = functools.lru_cache(maxsize=8)(detection.build_text_recognizers)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detection, "build_text_recognizers", cached)
+        yield
+
+
 @pytest.fixture
 async def start_upstream() -> AsyncIterator[StartUpstream]:
     servers: list[TestServer] = []

@@ -26,6 +26,9 @@ async def _readyz(request: web.Request) -> web.Response:
         for name, ok in zip(names, results, strict=True)
     }
     checks["request_log"] = "ok" if gw.request_log.writable() else "failing"
+    if "pii_mask" in gw.config.stages:
+        failing = gw.selftest_failures
+        checks["detectors"] = "ok" if not failing else "self-test failed: " + ", ".join(failing)
     ready = all(value == "ok" for value in checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not_ready", "checks": checks},

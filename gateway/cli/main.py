@@ -6,6 +6,7 @@ import click
 
 from gateway import __version__
 from gateway.cli.demo import demo, demo_upstream
+from gateway.cli.scan import scan
 from gateway.cli.serve import serve
 
 __all__ = ["cli", "main"]
@@ -25,6 +26,7 @@ def version() -> None:
 cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(demo_upstream)
+cli.add_command(scan)
 
 
 def main() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from detectors.engine import DetectionEngine
 from detectors.fingerprint import Fingerprinter
 from gateway.config import Config
 from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.stages.audit import AuditStage
 from gateway.stages.metrics import MetricsStage
+from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
 from reports.request_log import RequestLog
 
 __all__ = ["STAGE_ORDER", "StageDeps", "default_stages"]
@@ -25,11 +27,17 @@ class StageDeps:
     metrics: GatewayMetrics
     request_log: RequestLog
     fingerprinter: Fingerprinter
+    engine: DetectionEngine
 
 
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "metrics": lambda cfg, deps: MetricsStage(deps.metrics),
     "audit": lambda cfg, deps: AuditStage(deps.request_log, deps.fingerprinter, deps.metrics),
+    "pii_mask": lambda cfg, deps: PiiMaskStage(
+        deps.engine, deps.metrics, {r.name: r.inspection for r in cfg.routes},
+        InspectLimits(cfg.limits.inspect_buffer_bytes, cfg.detection.inline_bytes,
+                      cfg.detection.timeout_seconds),
+    ),
 }
 
 

@@ -19,7 +19,7 @@ def test_minimal_config_gets_defaults():
     cfg = parse_config(BASE, env={})
     assert cfg.admin.prefix == "/_dlp/"
     assert cfg.limits.request_body_bytes == 10 * 1024**2
-    assert cfg.stages == ["metrics", "audit"]
+    assert cfg.stages == ["metrics", "audit", "pii_mask"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,3 @@
+"""Data files shipped with the detectors (read with importlib.resources)."""
+
+__all__: list[str] = []

@@ -1,0 +1,63 @@
+"""What detection reports: findings that never carry the raw value."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["Finding", "ScanReport", "Span"]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A detected value inside one string (offsets into that string)."""
+
+    entity: str
+    start: int
+    end: int
+    score: float
+    source: str
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One detected value, as it may be logged: no raw PII, only a preview and a fingerprint.
+
+    ``location`` is a JSON pointer (``/0/phone``), ``row 3, column phone`` for tables,
+    or empty for plain text (then ``start``/``end`` are character offsets).
+    """
+
+    entity: str
+    location: str
+    start: int
+    end: int
+    score: float
+    source: str
+    rule: str
+    preview: str
+    fingerprint: str
+
+
+@dataclass(slots=True)
+class ScanReport:
+    """Per-document totals; keeps at most ``max_findings`` detailed findings."""
+
+    max_findings: int = 200
+    findings: list[Finding] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+    values_scanned: int = 0
+    bytes_scanned: int = 0
+    truncated: bool = False
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.entity] += 1
+        if len(self.findings) < self.max_findings:
+            self.findings.append(finding)
+        else:
+            self.truncated = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+
+from detectors.intl_patterns import INTL_PATTERNS
+from detectors.patterns import IDENTIFIER_PATTERNS
+from detectors.scanner import PatternScanner, token_bounds
+
+SCANNER = PatternScanner(INTL_PATTERNS + IDENTIFIER_PATTERNS)
+
+
+def found(text: str, context: str = "") -> list[tuple[str, str]]:
+    return [(s.entity, text[s.start:s.end]) for s in SCANNER.scan(text, context)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("客户身份证11010519491231002X已核验", [("CN_RESIDENT_ID", "11010519491231002X")]),
+        ("手机13812345678，", [("CN_MOBILE", "13812345678")]),
+        ("电话+86 138 1234 5678谢谢", [("CN_MOBILE", "+86 138 1234 5678")]),
+        ("卡号是6222021234567890128谢谢", [("CN_BANK_CARD", "6222021234567890128")]),
+        ("邮件发至zhang.wei@example.com。", [("EMAIL_ADDRESS", "zhang.wei@example.com")]),
+        ("from 203.0.113.45 at", [("IP_ADDRESS", "203.0.113.45")]),
+        ("card 4111 1111 1111 1111 ok", [("CREDIT_CARD", "4111 1111 1111 1111")]),
+        ("call +1 212-555-0143 now", [("PHONE_NUMBER", "+1 212-555-0143")]),
+        ("call (212) 555-0143 now", [("PHONE_NUMBER", "(212) 555-0143")]),
+        ("SSN 536-90-4399", [("US_SSN", "536-90-4399")]),
+        ("两个号码13812345678和13987654321", [("CN_MOBILE", "13812345678"),
+                                            ("CN_MOBILE", "13987654321")]),
+    ],
+)
+def test_finds_identifiers_next_to_cjk(text, expected):
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "订单2024112512345678已发货，金额3200.50元",
+        "订单号20241125123456789012",
+        "2024-11-25 和 20241125",
+        "version 1.2.3.4.5",
+        "127.0.0.1",
+        "卡号6222021234567890123谢谢",
+        "身份证110105194912310022",
+        "C1000123",
+        "amount 12358.02",
+        "",
+    ],
+)
+def test_non_pii_is_left_alone(text):
+    assert found(text) == []
+
+
+def test_weak_patterns_need_context_and_field_names_count():
+    assert found("4111111111111111") == [("CREDIT_CARD", "4111111111111111")]
+    assert found("编号01062345678") == []
+    assert found("座机01062345678") == [("CN_LANDLINE", "01062345678")]
+    assert found("01062345678", context="landline") == [("CN_LANDLINE", "01062345678")]
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "expected"),
+    [
+        ("手机13812345678，谢谢", 2, 6, "13812345678"),
+        ("tel +86 138 1234 5678.", 8, 12, "tel +86 138 1234 5678."),
+        ("mail a.b@x.com now", 8, 9, "a.b@x.com"),
+    ],
+)
+def test_token_bounds(text, start, end, expected):
+    lo, hi = token_bounds(text, start, end)
+    assert text[lo:hi] == expected
