@@ -43,7 +43,7 @@ class Finding:
 class ScanReport:
     """Per-document totals; keeps at most ``max_findings`` detailed findings."""
 
-    max_findings: int = 200
+    max_findings: int = 64
     findings: list[Finding] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     records: int = 0

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.authn.settings import AuthSettings
 from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
 
 __all__ = [
@@ -48,7 +49,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit", "pii_mask")
+STAGE_NAMES = ("metrics", "audit", "authn", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -153,6 +154,7 @@ class Config(_Model):
     limits: LimitsConfig = LimitsConfig()
     audit: AuditConfig = AuditConfig()
     secrets: SecretsConfig = SecretsConfig()
+    auth: AuthSettings | None = None
     detection: DetectionConfig = DetectionConfig()
     masking: MaskingConfig = MaskingConfig()
     stages: list[str] = ["metrics", "audit", "pii_mask"]
@@ -178,6 +180,8 @@ class Config(_Model):
                 )
             if route.prefix.startswith(self.admin.prefix.rstrip("/")):
                 raise ValueError(f"routes[{index}].prefix: overlaps the admin prefix")
+        if "authn" in self.stages and self.auth is None:
+            raise ValueError("auth: the authn stage is enabled but no auth section is set")
         names = [route.name for route in self.routes]
         if len(set(names)) != len(names):
             raise ValueError("routes: route names must be unique")

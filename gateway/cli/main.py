@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gateway import __version__
+from gateway.cli.apikeys import apikeys
 from gateway.cli.demo import demo, demo_upstream
 from gateway.cli.scan import scan
 from gateway.cli.serve import serve
@@ -27,6 +28,7 @@ cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(demo_upstream)
 cli.add_command(scan)
+cli.add_command(apikeys)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from gateway.config import Config
 from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.stages.audit import AuditStage
+from gateway.stages.authn import AuthnStage
 from gateway.stages.metrics import MetricsStage
 from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
 from reports.request_log import RequestLog
@@ -33,6 +34,7 @@ class StageDeps:
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "metrics": lambda cfg, deps: MetricsStage(deps.metrics),
     "audit": lambda cfg, deps: AuditStage(deps.request_log, deps.fingerprinter, deps.metrics),
+    "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path),
     "pii_mask": lambda cfg, deps: PiiMaskStage(
         deps.engine, deps.metrics, {r.name: r.inspection for r in cfg.routes},
         InspectLimits(cfg.limits.inspect_buffer_bytes, cfg.detection.inline_bytes,
