@@ -81,8 +81,9 @@ class DetectionEngine:
         self.documents = DocumentCache(settings.document_cache_bytes)
         self._bound: dict[tuple[str, tuple[str, ...]], tuple[Operator, dict[str, Any]]] = {}
 
-    def masker(self, roles: Sequence[str], report: ScanReport | None = None) -> DocumentMasker:
-        return DocumentMasker(self, roles, report or ScanReport())
+    def masker(self, roles: Sequence[str], report: ScanReport | None = None,
+               unmask: frozenset[str] = frozenset()) -> DocumentMasker:
+        return DocumentMasker(self, roles, report or ScanReport(), unmask)
 
     def fingerprint(self, raw: str) -> str:
         return self._fingerprinter.fp(raw)

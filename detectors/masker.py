@@ -65,11 +65,17 @@ def _boundary_ok(text: str, start: int, end: int) -> bool:
 
 
 class DocumentMasker:
-    """Masks for one caller (roles) and fills one :class:`ScanReport`."""
+    """Masks for one caller and fills one :class:`ScanReport`.
 
-    def __init__(self, engine: DetectionEngine, roles: Sequence[str], report: ScanReport) -> None:
+    ``roles`` choose the masking rule of each entity; ``unmask`` lists the entities the
+    access policy lets this caller see in clear (field rights), which are then kept.
+    """
+
+    def __init__(self, engine: DetectionEngine, roles: Sequence[str], report: ScanReport,
+                 unmask: frozenset[str] = frozenset()) -> None:
         self._engine = engine
         self._roles = tuple(roles)
+        self._unmask = unmask
         self.report = report
         self._deny: dict[str, str] = {}
 
@@ -147,7 +153,11 @@ class DocumentMasker:
         cursor = 0
         for span in spans:
             raw = value[span.start : span.end]
-            masked = self._engine.mask(span.entity, raw, self._roles)
+            if span.entity in self._unmask:
+                masked = raw
+                self.report.kept[span.entity] += 1
+            else:
+                masked = self._engine.mask(span.entity, raw, self._roles)
             pieces.append(value[cursor : span.start])
             pieces.append(masked)
             cursor = span.end

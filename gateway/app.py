@@ -21,17 +21,30 @@ from gateway.exchange import Exchange
 from gateway.handler import ProxyHandler
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
+from gateway.policy_config import PolicyConfig
 from gateway.routing import Router
 from gateway.runtime import GATEWAY, Gateway
 from gateway.stages.registry import StageDeps, default_stages
 from gateway.upstream import Upstreams
+from policies.access import AccessPolicy, PolicyError, default_policy_files
 from reports.request_log import RequestLog
 
-__all__ = ["build_gateway", "create_app"]
+__all__ = ["build_gateway", "create_app", "load_policy"]
 
 log = logging.getLogger("dlpgw.app")
 
 
+
+
+def load_policy(config: PolicyConfig) -> AccessPolicy:
+    """The access policy from the configured files (default: the packaged demo policy)."""
+    files = default_policy_files()
+    try:
+        return AccessPolicy.from_files(config.model or files.model,
+                                       config.policy or files.policy,
+                                       config.grouping or files.grouping)
+    except PolicyError as exc:
+        raise ValueError(f"policy: {exc}") from None
 
 
 def _master_key(config: Config) -> bytes:
@@ -62,9 +75,11 @@ def build_gateway(config: Config) -> Gateway:
     request_log = RequestLog(config.state_path(config.audit.path))
     master = _master_key(config)
     engine = build_engine(config, master)
+    policy = load_policy(config.policy)
+    metrics.policy_reload.set_to_current_time()
     deps = StageDeps(metrics=metrics, request_log=request_log,
                      fingerprinter=Fingerprinter(derive_key(master, "fingerprint")),
-                     engine=engine)
+                     engine=engine, policy=policy)
     router = Router(config.routes)
     stages = default_stages(config, deps)
 
@@ -74,7 +89,7 @@ def build_gateway(config: Config) -> Gateway:
         await upstreams.forward(ex, routes[ex.route])
 
     pipeline = Pipeline(stages, forward, metrics, _record_incident)
-    return Gateway(config, metrics, upstreams, request_log, pipeline, router, engine)
+    return Gateway(config, metrics, upstreams, request_log, pipeline, router, engine, policy)
 
 
 async def _flush_periodically(request_log: RequestLog, interval: float) -> None:

@@ -26,6 +26,7 @@ from pydantic import (
 
 from gateway.authn.settings import AuthSettings
 from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
+from gateway.policy_config import PolicyConfig
 
 __all__ = [
     "STAGE_NAMES",
@@ -49,7 +50,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit", "authn", "pii_mask")
+STAGE_NAMES = ("metrics", "audit", "authn", "authz", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -155,6 +156,7 @@ class Config(_Model):
     audit: AuditConfig = AuditConfig()
     secrets: SecretsConfig = SecretsConfig()
     auth: AuthSettings | None = None
+    policy: PolicyConfig = PolicyConfig()
     detection: DetectionConfig = DetectionConfig()
     masking: MaskingConfig = MaskingConfig()
     stages: list[str] = ["metrics", "audit", "pii_mask"]

@@ -74,6 +74,13 @@ class GatewayMetrics:
             _P + "body_rejected", "Bodies refused by size or decoding limits",
             ["direction", "reason"], registry=r,
         )
+        self.policy_decisions = Counter(
+            _P + "policy_decisions", "Access decisions", ["decision"], registry=r
+        )
+        self.policy_reload = Gauge(
+            _P + "policy_last_reload_success_timestamp_seconds",
+            "When the access policy was last loaded successfully", registry=r,
+        )
         self.audit_write_failures = Counter(
             _P + "audit_write_failures", "Audit entries that could not be written", registry=r
         )

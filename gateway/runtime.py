@@ -12,6 +12,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
 from gateway.routing import Router
 from gateway.upstream import Upstreams
+from policies.access import AccessPolicy
 from reports.request_log import RequestLog
 
 __all__ = ["GATEWAY", "Gateway"]
@@ -26,6 +27,7 @@ class Gateway:
     pipeline: Pipeline
     router: Router
     engine: DetectionEngine
+    policy: AccessPolicy
     selftest_failures: list[str] = field(default_factory=list)
 
 

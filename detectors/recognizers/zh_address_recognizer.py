@@ -7,9 +7,11 @@ and one street-level component (town to room), and either a numbered component (
 building, unit, floor, room) or three components in all; its score grows with the
 number of components. The full span is reported, from the province to the room.
 
-Place-name characters exclude function words (``的``, ``寄``, ``到``, ``址``, ...), so
-the span starts after lead-ins such as ``地址为`` or ``寄到``. A cheap pass for
-street-level suffixes picks the windows the full pattern is run on.
+Place-name characters exclude function words (``的``, ``寄``, ``到``, ``址``, ``于``...), and
+a hit starts after a character that is not a place-name character (so after lead-ins such
+as ``地址为`` or ``寄到``) or, for text glued to a city or district (``反映南京市...``), two
+or three characters before its suffix. A cheap pass for street-level suffixes picks the
+windows the full pattern is run on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ _NUMBERED = ("num", "bldg", "unit", "floor", "room")
 _LOOK_BACK = 32
 _LOOK_AHEAD = 30
 _SHORTEST = 4
+_STREET_END = r"(?<=[道镇乡街路巷弄同村段号院园苑厦场心城寓舍栋幢座楼元层室房\d])"
+_SUFFIX_AHEAD = (
+    r"[^\s，。；：、！？（）()]{0,18}?[省市州盟区县旗镇乡道同路街巷弄村园苑院厦城心场寓舍]"
+)
 
 
 def _place_chars(excluded: str) -> str:
@@ -66,7 +72,7 @@ class ZhAddressRecognizer(EntityRecognizer):
     COMPONENTS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("prov", r"{regions}|(?:{provinces})(?:省|(?={n}{{1,6}}?[市州]))"),
         ("city", r"{n}{{2,4}}市|{n}{{1,8}}(?:自治州|州|盟|地区)"),
-        ("dist", r"{n}{{2,4}}(?:新区|区|市)|{n}{{1,12}}(?:县|旗)"),
+        ("dist", r"{n}{{2,4}}(?:新区|区|市)|{n}{{1,14}}(?:县|旗)"),
         ("town", r"{n}{{1,6}}(?:街道|镇|乡)"),
         (
             "road",
@@ -108,23 +114,26 @@ class ZhAddressRecognizer(EntityRecognizer):
             "regions": self.REGIONS,
             "provinces": self.PROVINCES,
         }
-        parts = [f"(?P<{key}>{body.format(**fill)})?[ \u3000]?" for key, body in self.COMPONENTS]
-        self._body = re.compile("".join(parts))
-        self._pattern = re.compile(f"(?<![0-9A-Za-z])(?<!{fill['n']})" + "".join(parts))
+        parts = [f"(?>(?P<{k}>{body.format(**fill)}))?[ \u3000]?" for k, body in self.COMPONENTS]
+        body = "".join(parts) + _STREET_END
+        self._body = re.compile(body)
+        start = f"(?<![0-9A-Za-z])(?<!{fill['n']})(?={_SUFFIX_AHEAD})"
+        self._pattern = re.compile(start + body)
         self._hint = re.compile(self.HINT)
+        self._admin = re.compile("(?<![小社园景校厂])[市区县]")
         self._region = re.compile(f"{self.REGIONS}|(?:{self.PROVINCES})省")
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         """Return ``(start, end, score)`` for each address found, in text order."""
         found: list[tuple[int, int, float]] = []
         for low, high in self._windows(text):
+            hits: list[tuple[int, int, float]] = []
             for match in self._pattern.finditer(text, low, high):
-                if match.end() - match.start() < _SHORTEST:
-                    continue
-                score = self._score(match)
-                if score is not None and (not found or match.start() >= found[-1][1]):
+                score = None if match.end() - match.start() < _SHORTEST else self._score(match)
+                if score is not None and (not hits or match.start() >= hits[-1][1]):
                     start = self._region_start(text, match)
-                    found.append((start, match.start() + len(match.group().rstrip()), score))
+                    hits.append((start, match.start() + len(match.group().rstrip()), score))
+            found += sorted(hits + self._glued(text, (low, high), hits))
         return found
 
     def analyze(
@@ -148,15 +157,35 @@ class ZhAddressRecognizer(EntityRecognizer):
         windows: list[tuple[int, int]] = []
         for hint in self._hint.finditer(text):
             low = max(0, hint.start() - _LOOK_BACK)
-            floor = max(0, low - _LOOK_BACK)
-            while low > floor and text[low - 1].isalnum():
-                low -= 1
             high = min(len(text), hint.end() + _LOOK_AHEAD)
             if windows and low <= windows[-1][1]:
                 windows[-1] = (windows[-1][0], high)
-            else:
-                windows.append((low, high))
+                continue
+            floor = max(0, low - _LOOK_BACK)
+            while low > floor and text[low - 1].isalnum():
+                low -= 1
+            windows.append((low, high))
         return windows
+
+    def _glued(
+        self, text: str, window: tuple[int, int], hits: list[tuple[int, int, float]]
+    ) -> list[tuple[int, int, float]]:
+        """Addresses glued to the words before them (``反映小区南京市...``), tried from two or
+        three characters before a city, district or county suffix."""
+        extra: list[tuple[int, int, float]] = []
+        taken = {i for start, end, _ in hits for i in range(start, end)}
+        for admin in self._admin.finditer(text, *window):
+            if admin.start() in taken:
+                continue
+            for begin in (max(admin.start() - 2, window[0]), max(admin.start() - 3, window[0])):
+                match = self._body.match(text, begin, window[1])
+                score = None if match is None else self._score(match)
+                end = 0 if match is None else begin + len(match.group().rstrip())
+                if score is not None and taken.isdisjoint(range(begin, end)):
+                    extra.append((begin, end, score))
+                    taken.update(range(begin, end))
+                    break
+        return extra
 
     def _region_start(self, text: str, match: re.Match[str]) -> int:
         """Skip words glued before a province or municipality name (``总部上海市``)."""

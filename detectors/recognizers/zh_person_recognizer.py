@@ -1,10 +1,10 @@
 """PERSON in Chinese free text: a known surname plus a one- or two-character given name.
 
-One regex pass finds context words (``客户``, ``先生``, ``来电``...); the name slot beside each
-is read by surname lookup, and jieba part-of-speech tagging runs only on a few characters
-around ambiguous slots. Words that begin with a surname (``金额``, ``于是``) are rejected by
-jieba's dictionary tags and :attr:`ZhPersonRecognizer.NOT_NAMES`. jieba loads on first use
-into a private tokenizer built from its bundled dictionary (no cache file, no network).
+Name slots are read by surname lookup beside context words (``客户``, ``先生``, ``来电``...),
+at sentence starts and after a found name in a list (``张伟、王芳``); jieba part-of-speech
+tagging runs only on a few characters around ambiguous or weak slots. Words that begin with
+a surname (``金额``, ``于是``) are rejected by jieba's dictionary and :attr:`NOT_NAMES`.
+jieba loads on first use into a private tokenizer built from its bundled dictionary.
 """
 
 from __future__ import annotations
@@ -23,17 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ZhPersonRecognizer"]
 
-_RARE, _COMMON = 100, 200
+_RARE, _COMMON, _NOUN = 100, 200, 1000
 _FUNCTION_TAGS, _GRAMMAR_TAGS = frozenset("cpdurmqfyevtwx"), frozenset("cpdur")
 _ORG_AFTER = re.compile(
-    r"(?:(?![的了和与及称说在已是为将对把被给其])[\u4e00-\u9fff]){0,4}?(?:公司|集团|银行|商行|酒店|医院|学校|大学|学院"
-    r"|事务所|工作室|门店|超市)|分行|支行|营业部|网点|[路街巷弄村镇]|大街|大道|胡同|小区|大厦|花园"
+    r"(?:(?![的了和与及称说在已是为将对把被给其])[\u4e00-\u9fff]){0,6}?(?:公司|集团|银行|商行|酒店|医院|学校|大学|学院"
+    r"|事务所|工作室|门店|超市)|[\u4e00-\u9fff]?(?:科技|网络|信息|技术|传媒|实业|贸易|物流|电子|软件|分行|支行|营业部|网点)"
+    r"|[路街巷弄村镇]|大街|大道|胡同|小区|大厦|花园"
 )
 _Span = tuple[int, int]
-
-
-def _words(spaced: str) -> frozenset[str]:
-    return frozenset(spaced.split())
+_SENTENCE, _MARKS = "<sentence start>", re.compile(r"[。！？；\n:：（(，,]")
 
 
 class _Scan(NamedTuple):
@@ -41,42 +39,43 @@ class _Scan(NamedTuple):
     covered: set[int]
     found: dict[_Span, tuple[float, int]]
     unconfirmed: dict[_Span, int]
-    listed: list[int]
+    listed: list[tuple[int, str]]
 
 
 class ZhPersonRecognizer(EntityRecognizer):
     """Recognize PERSON names in Chinese text; :meth:`find` is the fast path.
 
-    :param supported_language: language to register for ("zh" by default)
-    :param supported_entity: entity name to report
-    :param name: recognizer name (the class name by default)
-    :param surnames: surnames to use instead of the bundled ``detectors/data/cn_surnames.txt``
+    ``supported_language`` ("zh" by default), ``supported_entity`` and ``name`` are as in the
+    other recognizers; ``surnames`` replaces the bundled ``detectors/data/cn_surnames.txt``.
     """
 
-    LABELS: ClassVar[frozenset[str]] = _words(
+    LABELS: ClassVar[frozenset[str]] = frozenset(
         "姓名 名字 联系人 收件人 收货人 寄件人 签收人 申请人 经办人 来电人 投诉人 持卡人 户主 户名 "
-        "复核人 审核人 负责人 代理人 监护人 收款人 付款人 领取人"
+        "复核人 审核人 负责人 代理人 监护人 收款人 付款人 领取人".split()
     )
-    PRE_CONTEXT: ClassVar[frozenset[str]] = LABELS | _words(
+    PRE_CONTEXT: ClassVar[frozenset[str]] = LABELS | frozenset(
         "客户 用户 会员 顾客 业主 患者 借款人 担保人 投保人 被保险人 受益人 法定代表人 业务员 "
-        "尊敬的 亲爱的 致电 回访 联系 通知 提醒 转告 经理 专员 客服 同事 家属"
+        "尊敬的 亲爱的 致电 回访 联系 通知 提醒 转告 经理 专员 客服 同事 家属 配偶 母亲 父亲 "
+        "女儿 儿子 丈夫 妻子 机主 主借人 自称".split()
     )
-    POST_CONTEXT: ClassVar[frozenset[str]] = _words(
+    POST_CONTEXT: ClassVar[frozenset[str]] = frozenset(
         "先生 女士 小姐 同志 老师 经理 主任 来电 致电 来访 到店 本人 申请 要求 签收 签字 签名 "
         "表示 反映 反馈 投诉 咨询 同意 确认 办理 您好 你好 的手机 的电话 的账户 的地址 "
-        "的身份证 的银行卡"
+        "的身份证 的银行卡".split()
     )
-    STRONG_CONTEXT: ClassVar[frozenset[str]] = LABELS | _words("先生 女士 小姐 尊敬的 亲爱的 您好")
-    NOT_NAMES: ClassVar[frozenset[str]] = _words(
+    STRONG_CONTEXT: ClassVar[frozenset[str]] = LABELS | frozenset(
+        "先生 女士 小姐 尊敬的 亲爱的 您好".split()
+    )
+    NOT_NAMES: ClassVar[frozenset[str]] = frozenset(
         "明白 文明 阳光 荣誉 言语 明星 权威 师傅 顾问 顾客 公正 安静 谢谢 白领 康复 吉祥 周转 "
         "宁可 陈述 荣获 关怀 许可 祝贺 晋升 祝福 查明 张贴 李子 向东 周密 华为 温馨 明智 陈旧 "
         "严正 张开 张嘴 张口 高薪 弘扬 杜绝 容纳 卓越 通达 安抚 养老 宁静 陈列 陈设 齐全 齐声 "
-        "冷笑 师生 向阳 双喜 金卡 银卡 黄牛 刘海"
+        "冷笑 师生 向阳 双喜 金卡 银卡 黄牛 刘海".split()
     )
-    FUNCTION_SURNAMES: ClassVar[frozenset[str]] = frozenset("和于於时从向都那有能经后第")
+    WEAK_SURNAMES: ClassVar[frozenset[str]] = frozenset("和于於时从向都那有能经后第年")
     STOP_CHARS: ClassVar[str] = (
         "的了在已说称和与及等把被让给也都又还不没是为将对就却并或而您你我他她它这那吗呢吧啊"
-        "到从于向请叫找帮由跟再"
+        "到从于向请叫找帮由跟再要去来买打问拿用看听"
     )
     COORDINATORS: ClassVar[tuple[str, ...]] = tuple("、和与及跟")
     name: str
@@ -91,8 +90,7 @@ class ZhPersonRecognizer(EntityRecognizer):
         self._surname_source = None if surnames is None else list(surnames)
         self._lock = threading.Lock()
         self._pos: Any = None
-        self._tags: dict[str, str] = {}
-        self._freq: dict[str, int] = {}
+        self._tags, self._freq = dict[str, str](), dict[str, int]()
         super().__init__(
             supported_entities=[supported_entity],
             name=name or type(self).__name__,
@@ -111,18 +109,26 @@ class ZhPersonRecognizer(EntityRecognizer):
         self._anchor_re = re.compile("|".join(map(re.escape, anchors)))
 
     def warm_up(self) -> None:
-        """Load jieba now instead of on the first call to :meth:`find` (about 1.5 s)."""
+        """Load jieba now rather than on first use (about 1.5 s; no cache file, no network)."""
         with self._lock:
-            if self._pos is None:
-                self._load_jieba()
+            if self._pos is not None:
+                return
+            logging.getLogger("jieba").setLevel(logging.WARNING)
+            import jieba  # type: ignore[import-untyped, unused-ignore]
+            import jieba.posseg  # type: ignore[import-untyped, unused-ignore]
+
+            tokenizer = jieba.Tokenizer()
+            tokenizer.FREQ, tokenizer.total = tokenizer.gen_pfdict(tokenizer.get_dict_file())
+            tokenizer.initialized = True
+            pos = jieba.posseg.POSTokenizer(tokenizer)
+            self._tags, self._freq, self._pos = pos.word_tag_tab, tokenizer.FREQ, pos
 
     def find(self, text: str) -> list[tuple[int, int, float]]:
         """Return ``(start, end, score)`` for each name found, in text order."""
-        anchors = [(m.start(), m.end()) for m in self._anchor_re.finditer(text)]
-        if not anchors:
-            return []
         self.warm_up()
-        scan = _Scan(text, {i for start, end in anchors for i in range(start, end)}, {}, {}, [])
+        anchors = [(m.start(), m.end()) for m in self._anchor_re.finditer(text)]
+        marks = [(-1, _SENTENCE), *((m.start(), _SENTENCE) for m in _MARKS.finditer(text))]
+        scan = _Scan(text, {i for s, e in anchors for i in range(s, e)}, {}, {}, marks[::-1])
         for start, end in anchors:
             word = text[start:end]
             if word in self.PRE_CONTEXT:
@@ -130,7 +136,8 @@ class ZhPersonRecognizer(EntityRecognizer):
             if word in self.POST_CONTEXT:
                 self._keep(scan, self._name_before(scan, start), word, 2)
         while scan.listed:
-            self._keep(scan, self._name_after(scan, scan.listed.pop() + 1, ""), "", 0)
+            mark, word = scan.listed.pop()
+            self._keep(scan, self._name_after(scan, mark + 1, ""), word, 0)
         return _resolve(scan.found)
 
     def analyze(
@@ -148,17 +155,6 @@ class ZhPersonRecognizer(EntityRecognizer):
             why = AnalysisExplanation(self.name, score, textual_explanation="surname + context")
             results.append(RecognizerResult(entity, start, end, score, why, dict(meta)))
         return results
-
-    def _load_jieba(self) -> None:
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        import jieba  # type: ignore[import-untyped, unused-ignore]
-        import jieba.posseg  # type: ignore[import-untyped, unused-ignore]
-
-        tokenizer = jieba.Tokenizer()
-        tokenizer.FREQ, tokenizer.total = tokenizer.gen_pfdict(tokenizer.get_dict_file())
-        tokenizer.initialized = True
-        pos = jieba.posseg.POSTokenizer(tokenizer)
-        self._tags, self._freq, self._pos = pos.word_tag_tab, tokenizer.FREQ, pos
 
     def _segment(self, scan: _Scan, start: int, end: int) -> list[tuple[int, int, str]]:
         """jieba tokens of ``text[start:end]`` as absolute ``(start, end, tag)``."""
@@ -184,8 +180,7 @@ class ZhPersonRecognizer(EntityRecognizer):
         text = scan.text
         while text[pos : pos + 1] in (":", "：", " ", "\u3000"):
             pos += 1
-        if word in self.STRONG_CONTEXT and text[pos : pos + 1] in ("为", "是"):
-            pos += 1
+        pos += word in self.STRONG_CONTEXT and text[pos : pos + 1] in ("为", "是")
         first = pos + (self._surname_at(text, pos) if pos not in scan.covered else 0)
         if first == pos or not self._given(scan, first):
             return None
@@ -207,7 +202,7 @@ class ZhPersonRecognizer(EntityRecognizer):
         two = self._single_at(scan, end - 2) and given(scan, end - 1)
         three = self._single_at(scan, end - 3) and given(scan, end - 2) and given(scan, end - 1)
         if two and three:
-            if text[end - 3] in self.FUNCTION_SURNAMES:
+            if text[end - 3] in self.WEAK_SURNAMES:
                 return end - 2, end
             if given(scan, end - 4):
                 return self._split(scan, (end - 6, end), (end - 2, end), (end - 3, end))
@@ -225,23 +220,24 @@ class ZhPersonRecognizer(EntityRecognizer):
         if short_cut not in bounds:
             return None
         tag = next(tag for s, _, tag in tokens if s == min(short_cut, long_cut))
-        functional = _FUNCTION_TAGS if short[0] == long[0] else _GRAMMAR_TAGS
-        return short if tag[0] in functional and not tag.endswith("g") else long
+        return short if tag[0] in _GRAMMAR_TAGS and not tag.endswith("g") else long
 
     def _plausible(self, scan: _Scan, span: _Span, word: str) -> bool:
         """Not a common word, not the start of an organisation or a street name."""
         text, (start, end) = scan.text, span
-        name = text[start:end]
+        name, label = text[start:end], word in self.STRONG_CONTEXT
         given = name[self._surname_at(text, start) :]
-        label = word in self.STRONG_CONTEXT
         field = label and start > 0 and text[start - 1] in ":： \u3000"
         field = field and not "\u4e00" <= text[end : end + 1] <= "\u9fff"
         if not field and (name in self.NOT_NAMES or self._ordinary_word(name)):
             return False
         if len(name) == 3 and len(given) == 2 and not label and self._head_is_word(scan, start):
             return False
-        tag = self._tags.get(given, "n")
-        if len(given) == 2 and tag[0] in _FUNCTION_TAGS and self._freq.get(given, 0) >= _COMMON:
+        if word == _SENTENCE and self._freq.get(name, 0) >= _RARE:
+            return False
+        tag, freq = self._tags.get(given, "n"), self._freq.get(given, 0)
+        noun = tag in ("n", "vn") and freq >= _NOUN
+        if len(given) == 2 and (noun or (tag[0] in _FUNCTION_TAGS and freq >= _COMMON)):
             return False
         return _ORG_AFTER.match(text, end) is None
 
@@ -260,11 +256,14 @@ class ZhPersonRecognizer(EntityRecognizer):
         return not (tag.startswith("nr") or rare_proper) and freq >= least
 
     def _confirmed(self, scan: _Scan, start: int, end: int) -> bool:
-        """jieba reads the span as separate word(s), the first not a function word."""
+        """jieba reads the span as separate word(s), not starting with a function word."""
         tokens = self._segment(scan, start - 2, end + 2)
-        bounds = {s for s, _, _ in tokens} | {e for _, e, _ in tokens}
-        tags = [tag for s, e, tag in tokens if start <= s and e <= end]
-        return start in bounds and end in bounds and bool(tags) and tags[0][0] not in "cpdurmqf"
+        first = next((token for token in tokens if token[0] == start), None)
+        if first is None or end not in {e for _, e, _ in tokens}:
+            return False
+        if first[1] - first[0] == 1:
+            return scan.text[start] not in self.WEAK_SURNAMES
+        return first[2][0] not in "cpdur"
 
     def _keep(self, scan: _Scan, span: _Span | None, word: str, side: int) -> None:
         """Record a plausible span; weak ones need jieba's agreement or context on both sides."""
@@ -272,16 +271,17 @@ class ZhPersonRecognizer(EntityRecognizer):
             return
         text, (start, end) = scan.text, span
         surname = text[start : start + self._surname_at(text, start)]
-        weak = side == 0 or surname in self.FUNCTION_SURNAMES
+        weak = side == 0 or surname in self.WEAK_SURNAMES
         weak = weak or (len(surname) == 2 and self._ordinary_word(surname))
         if weak and not self._confirmed(scan, start, end):
             scan.unconfirmed[span] = scan.unconfirmed.get(span, 0) | side
             if scan.unconfirmed[span] != 3:
                 return
-        tagged = self._tags.get(text[start:end], "") + self._tags.get(text[start + 1 : end], "")
+        given = text[start + len(surname) : end]
+        tagged = self._tags.get(text[start:end], "") + self._tags.get(given, "")
         score = 0.55 + 0.15 * (word in self.STRONG_CONTEXT) + 0.1 * ("nr" in tagged) - 0.15 * weak
         if span not in scan.found and text[end : end + 1] in self.COORDINATORS:
-            scan.listed.append(end)
+            scan.listed.append((end, ""))
         old_score, old_sides = scan.found.get(span, (0.0, 0))
         scan.found[span] = (max(score, old_score), old_sides | side)
 

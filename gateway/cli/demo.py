@@ -19,8 +19,23 @@ __all__ = ["demo", "demo_config", "demo_upstream"]
 DEMO_HMAC_KEY = "demo-only-hmac-key-change-me-0001"
 
 
+DEMO_USERS = {  # user: (roles, tenants), as in the README's table
+    "alice": (["planner"], ["proj1"]),
+    "bob": (["customer_manager"], ["proj1"]),
+    "carol": (["approver"], ["proj1"]),
+    "dave": (["auditor"], []),
+    "erin": (["external_partner"], ["proj1"]),
+    "admin": (["admin"], []),
+}
+
+
 def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]:
     """The demo's gateway configuration (also a readable example of the format)."""
+    static_keys = [
+        {"name": f"demo-key-of-{user}", "user": user, "roles": roles, "tenants": tenants,
+         "key": f"demo-{user}", "demo": True}
+        for user, (roles, tenants) in DEMO_USERS.items()
+    ]
     return {
         "listen": {"host": "127.0.0.1", "port": port},
         "state_dir": state_dir,
@@ -28,6 +43,14 @@ def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]
         "routes": [{"name": "crm", "prefix": "/", "upstream": "crm"}],
         "secrets": {"hmac_key": DEMO_HMAC_KEY},
         "audit": {"path": "audit.log"},
+        "auth": {
+            "methods": ["api_key"],
+            "public_paths": ["/api/health", {"path": "/login", "methods": ["POST"]}],
+            "api_keys": {"store_path": "apikeys.sqlite3", "pepper": DEMO_HMAC_KEY,
+                         "static": static_keys},
+        },
+        "masking": {"roles": {"external_partner": {"*": "redact"}}},
+        "stages": ["metrics", "audit", "authn", "authz", "pii_mask"],
     }
 
 
@@ -42,12 +65,25 @@ def _curl_lines(port: int, upstream_port: int) -> str:
             f"  health:        {base}/_dlp/healthz   readiness: {base}/_dlp/readyz",
             f"  metrics:       {base}/_dlp/metrics",
             "",
+            "Users act with an API key: X-API-Key: demo-<user> (alice planner, bob customer",
+            "manager, carol approver, dave auditor, erin external partner; all in proj1).",
+            "",
             "Try:",
-            f"  curl -s '{base}/api/projects/proj1/customers?limit=2'",
-            f"  curl -s '{base}/api/projects/proj1/customers/1'",
-            f"  curl -s -OJ '{base}/api/projects/proj1/customers/export.csv'",
+            "  # bob (customer manager) sees his project's phone numbers; IDs stay masked",
+            f"  curl -s -H 'X-API-Key: demo-bob' '{base}/api/projects/proj1/customers/1'",
+            "  # alice (planner) sees the same customer masked",
+            f"  curl -s -H 'X-API-Key: demo-alice' '{base}/api/projects/proj1/customers/1'",
+            "  # alice asks for another project: 403 approval_required, with how to ask",
+            f"  curl -s -H 'X-API-Key: demo-alice' '{base}/api/projects/proj2/customers'",
+            "  # erin (external partner) gets personal fields redacted",
+            f"  curl -s -H 'X-API-Key: demo-erin' '{base}/api/projects/proj1/customers/1'",
+            "  # dave (auditor) reads no customer data; no key at all: 401",
+            f"  curl -s -H 'X-API-Key: demo-dave' '{base}/api/projects/proj1/customers'",
+            f"  curl -s '{base}/api/projects/proj1/customers'",
+            "  # a CSV export, masked; the CRM's login page is public",
+            f"  curl -s -H 'X-API-Key: demo-bob' '{base}/api/projects/proj1/customers/export.csv'",
             f"  curl -s -i -X POST -d 'username=alice&password=wrong' '{base}/login'",
-            f"  curl -s '{base}/_dlp/metrics' | grep dlpgw_http_requests_total",
+            f"  curl -s '{base}/_dlp/metrics' | grep dlpgw_pii_findings_total",
             "",
             "Press Ctrl+C to stop.",
         ]
@@ -83,7 +119,7 @@ async def _run_demo(port: int, upstream_port: int, state_dir: str) -> None:
               help="Where the demo keeps its SQLite state and logs.")
 def demo(port: int, upstream_port: int, state_dir: str) -> None:
     """Run the demo CRM and the gateway in front of it."""
-    configure_logging("WARNING")
+    configure_logging("ERROR")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run_demo(port, upstream_port, state_dir))
 

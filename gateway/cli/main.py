@@ -7,6 +7,7 @@ import click
 from gateway import __version__
 from gateway.cli.apikeys import apikeys
 from gateway.cli.demo import demo, demo_upstream
+from gateway.cli.policy import policy
 from gateway.cli.scan import scan
 from gateway.cli.serve import serve
 
@@ -29,6 +30,7 @@ cli.add_command(demo)
 cli.add_command(demo_upstream)
 cli.add_command(scan)
 cli.add_command(apikeys)
+cli.add_command(policy)
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """Mask personal data in upstream responses, by format and by the caller's roles.
 
-Reads: the response (headers, decoded body), the principal's roles, the route's
-inspection settings. Writes: the masked body, ``X-DLP-Masked``, ``ex.findings`` and
-``ex.metadata["pii"]`` (counts per entity, records). Denies (fail closed): a body over
+Reads: the response (headers, decoded body), the principal's roles, the field rights
+the authz stage put in ``ex.metadata["unmask"]``, the route's inspection settings.
+Writes: the masked body, ``X-DLP-Masked``, ``ex.findings`` and ``ex.metadata["pii"]``
+(counts per entity, records). Denies (fail closed): a body over
 the inspection limit or of an unknown type when the route says ``block``, a body that
 cannot be parsed when the route says ``block``, and any detector error or timeout
 (503, through the pipeline's critical-stage handling).
@@ -82,7 +83,8 @@ class PiiMaskStage:
         charset = charset_of(resp.headers.get("Content-Type"))
         if fmt in STREAMABLE and not _small(resp, limit):
             report = ex.metadata["pii"] = ScanReport()
-            masker = stream_masker(fmt, self._engine.masker(_roles(ex), report), charset)
+            masker = stream_masker(
+                fmt, self._engine.masker(_roles(ex), report, _unmask(ex)), charset)
             resp.set_stream(self._masked_stream(resp, masker, (fmt, report)))
             resp.headers["X-DLP-Inspected"] = "streaming"
             return
@@ -123,8 +125,10 @@ class PiiMaskStage:
                     kind: tuple[str, str | None], settings: InspectionConfig) -> None:
         fmt, charset = kind
         roles = _roles(ex)
+        unmask = _unmask(ex)
         cache = self._engine.documents
-        digest = cache.digest(body, fmt, charset or "", settings.parse_errors, *roles)
+        digest = cache.digest(body, fmt, charset or "", settings.parse_errors, *roles, "|",
+                              *sorted(unmask))
         cached = cache.get(digest)
         if cached is not None:
             masked, report = cached[0], cached[1]
@@ -133,7 +137,7 @@ class PiiMaskStage:
             report = ScanReport()
             started = time.perf_counter()
             try:
-                masked = await self._run(fmt, body, self._engine.masker(roles, report),
+                masked = await self._run(fmt, body, self._engine.masker(roles, report, unmask),
                                          (charset, settings.parse_errors == "text"))
             except FormatError as exc:
                 ex.deny(502, f"the upstream response is not valid {exc.format}: "
@@ -164,7 +168,11 @@ class PiiMaskStage:
     def _observe(self, fmt: str, size: int, report: ScanReport) -> None:
         self._metrics.inspection_bytes.labels(format=fmt).inc(size)
         for entity, count in report.counts.items():
-            self._metrics.pii_findings.labels(entity=entity, action="masked").inc(count)
+            kept = report.kept.get(entity, 0)
+            if count - kept:
+                self._metrics.pii_findings.labels(entity=entity, action="masked").inc(count - kept)
+            if kept:
+                self._metrics.pii_findings.labels(entity=entity, action="kept").inc(kept)
 
     async def _masked_stream(self, resp: ResponseData, masker: StreamMasker,
                              kind: tuple[str, ScanReport]) -> AsyncIterator[bytes]:
@@ -189,6 +197,12 @@ class PiiMaskStage:
 def _small(resp: ResponseData, limit: int) -> bool:
     declared = resp.headers.get("Content-Length", "")
     return declared.isdigit() and int(declared) <= min(limit, 1024 * 1024)
+
+
+def _unmask(ex: Exchange) -> frozenset[str]:
+    """Entities the access policy lets this caller see in clear (set by authz)."""
+    value = ex.metadata.get("unmask")
+    return value if isinstance(value, frozenset) else frozenset()
 
 
 def _roles(ex: Exchange) -> tuple[str, ...]:

@@ -12,8 +12,11 @@ from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.stages.audit import AuditStage
 from gateway.stages.authn import AuthnStage
+from gateway.stages.authz import AuthzStage
 from gateway.stages.metrics import MetricsStage
 from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
+from policies.access import AccessPolicy
+from policies.masking import DEFAULT_RULES
 from reports.request_log import RequestLog
 
 __all__ = ["STAGE_ORDER", "StageDeps", "default_stages"]
@@ -29,12 +32,15 @@ class StageDeps:
     request_log: RequestLog
     fingerprinter: Fingerprinter
     engine: DetectionEngine
+    policy: AccessPolicy
 
 
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "metrics": lambda cfg, deps: MetricsStage(deps.metrics),
     "audit": lambda cfg, deps: AuditStage(deps.request_log, deps.fingerprinter, deps.metrics),
     "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path),
+    "authz": lambda cfg, deps: AuthzStage(deps.policy, deps.metrics, cfg.policy,
+                                          tuple(DEFAULT_RULES)),
     "pii_mask": lambda cfg, deps: PiiMaskStage(
         deps.engine, deps.metrics, {r.name: r.inspection for r in cfg.routes},
         InspectLimits(cfg.limits.inspect_buffer_bytes, cfg.detection.inline_bytes,

@@ -72,3 +72,12 @@ def test_role_rules_change_the_operator(engine):
     assert eng.masker(()).mask_text(text) == "手机138****5678，身份证110105********002X"
     assert eng.masker(("customer_manager", "external_partner")).mask_text(text).startswith(
         "手机13812345678")
+
+
+def test_field_rights_keep_entities_in_clear_and_count_them(engine):
+    masker = engine.masker((), unmask=frozenset({"CN_MOBILE"}))
+    out = masker.mask_text("手机13812345678，身份证11010519491231002X")
+    assert out == "手机13812345678，身份证110105********002X"
+    assert masker.report.kept == {"CN_MOBILE": 1}
+    assert masker.report.counts == {"CN_MOBILE": 1, "CN_RESIDENT_ID": 1}
+    assert masker.report.findings[0].preview == "138****5678"
