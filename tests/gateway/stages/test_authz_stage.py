@@ -34,7 +34,7 @@ async def call(gw, path: str, user: str | None = None, method: str = "GET", **kw
 
 
 async def test_unauthenticated_is_401_with_a_challenge(demo_gateway):
-    resp, body = await call(demo_gateway, "/api/projects/proj1/customers")
+    resp, _ = await call(demo_gateway, "/api/projects/proj1/customers")
     assert resp.status == 401
     assert "ApiKey" in resp.headers["WWW-Authenticate"]
     resp, _ = await call(demo_gateway, "/api/projects/proj1/customers", "nobody")
