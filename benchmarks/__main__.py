@@ -63,7 +63,8 @@ def process(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]
             proc.kill()
 
 
-def gateway_args(workdir: Path, port: int, upstream: str, stages: list[str]) -> list[str]:
+def gateway_args(workdir: Path, port: int, upstream: str, stages: list[str],
+                 detection: dict[str, Any] | None = None) -> list[str]:
     cfg: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": port},
         "state_dir": str(workdir / f"state-{port}"),
@@ -72,6 +73,7 @@ def gateway_args(workdir: Path, port: int, upstream: str, stages: list[str]) -> 
         "secrets": {"hmac_key": "bench-hmac-key-0123456789"},
         "stages": stages,
         "log_level": "WARNING",
+        "detection": detection or {},
     }
     path = workdir / f"gateway-{port}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -96,6 +98,9 @@ def run(seconds: int, connections: int) -> dict[str, Any]:
                     "--port", str(port), "--upstream", upstream],
                 "gateway[metrics,audit]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit"]),
+                "gateway[metrics,audit] no-ner": lambda port: gateway_args(
+                    workdir, port, upstream, ["metrics", "audit"],
+                    {"zh_ner": False, "en_ner": False}),
                 "gateway[+pii_mask]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit", "pii_mask"]),
             }

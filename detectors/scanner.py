@@ -1,7 +1,7 @@
 """The fast path: one multi-pattern pass over a value, then validation of each hit.
 
-A cheap trigger (four digits in a row, an ``@``, or a digit-dot-digit) finds where
-identifiers may be; only the ASCII token around each trigger is searched with the
+A cheap trigger (four digits in a row, an ``@``, a digit-dot-digit, or ``+`` and a
+digit) finds where identifiers may be; only the ASCII token around each trigger is searched with the
 joined alternation of every pattern, which proposes candidate start positions. At each
 candidate every pattern is tried, checksums and context decide, and the best valid hit
 wins (highest score, then longest). Values without a trigger cost one regex search.
@@ -18,7 +18,7 @@ from detectors.patterns import CONTEXT_WORDS, IdentifierPattern, context_ok
 
 __all__ = ["PatternScanner", "token_bounds"]
 
-_TRIGGER = re.compile(r"[0-9]{4}|@|[0-9]\.[0-9]")
+_TRIGGER = re.compile(r"[0-9]{4}|@|[0-9]\.[0-9]|\+[0-9]")
 _TOKEN = frozenset(string.ascii_letters + string.digits + "+()._%@#-")
 _JOINABLE = frozenset(string.digits + "()+")
 _ALNUM = frozenset(string.ascii_letters + string.digits)

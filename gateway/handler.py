@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -69,7 +69,7 @@ class ProxyHandler:
         )
         if request.body_exists:
             data.stream = request.content.iter_chunked(64 * 1024)
-        ex = Exchange(request_id=uuid.uuid4().hex, request=data)
+        ex = Exchange(request_id=os.urandom(16).hex(), request=data)
         try:
             data.path = canonical_path(raw_path)
         except PathError as exc:

@@ -15,6 +15,11 @@ __all__ = ["PathError", "canonical_path", "split_target"]
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+# Segments of plain characters, none empty and none starting with a dot: nothing to do.
+_ALREADY_CANONICAL = re.compile(
+    r"(?:/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)+/?|/"
+)
 _FORBIDDEN_ENCODED = re.compile(r"%(2[fF]|5[cC]|00|25(2[eEfF]|5[cC]|00))")
 
 
@@ -53,9 +58,11 @@ def _remove_dot_segments(segments: list[str]) -> list[str]:
 
 def canonical_path(raw_path: str) -> str:
     """Return the canonical form of a raw (still percent-encoded) path."""
+    if _ALREADY_CANONICAL.fullmatch(raw_path):
+        return raw_path
     if not raw_path.startswith("/"):
         raise PathError("path must start with /")
-    if any(ord(c) < 0x21 or ord(c) == 0x7F or c == "\\" for c in raw_path):
+    if _UNSAFE_CHARS.search(raw_path):
         raise PathError("path contains a control character, space or backslash")
     if _FORBIDDEN_ENCODED.search(raw_path):
         raise PathError("path contains an encoded slash, backslash, NUL or a double encoding")

@@ -42,6 +42,29 @@ class AuditStage:
         self._sink = sink
         self._fp = fingerprinter
         self._metrics = metrics
+        self._paths: dict[str, str] = {}
+
+    def _path(self, path: str) -> str:
+        redacted = self._paths.get(path)
+        if redacted is None:
+            redacted = redact_path(path, self._fp)
+            self._remember(path, redacted)
+        return redacted
+
+    def _query(self, query: str) -> str | None:
+        if not query:
+            return None
+        key = "?" + query
+        fp = self._paths.get(key)
+        if fp is None:
+            fp = self._fp.fp(query)
+            self._remember(key, fp)
+        return fp
+
+    def _remember(self, key: str, value: str) -> None:
+        if len(self._paths) >= 4096:
+            self._paths.clear()
+        self._paths[key] = value
 
     async def on_request(self, ex: Exchange) -> None:
         ex.add_done_callback(self._done)
@@ -54,8 +77,8 @@ class AuditStage:
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": ex.request_id,
             "method": ex.request.method,
-            "path": redact_path(ex.request.path, self._fp),
-            "query_fp": self._fp.fp(ex.request.query_string) if ex.request.query_string else None,
+            "path": self._path(ex.request.path),
+            "query_fp": self._query(ex.request.query_string),
             "route": ex.route,
             "upstream": ex.upstream or None,
             "client_ip": ex.request.client_ip,

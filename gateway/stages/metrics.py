@@ -8,6 +8,7 @@ Denies: never.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from gateway.exchange import Exchange
 from gateway.metrics import GatewayMetrics, method_label
@@ -22,6 +23,7 @@ class MetricsStage:
 
     def __init__(self, metrics: GatewayMetrics) -> None:
         self._m = metrics
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def on_request(self, ex: Exchange) -> None:
         self._m.in_flight.inc()
@@ -33,7 +35,12 @@ class MetricsStage:
     def _done(self, ex: Exchange) -> None:
         self._m.in_flight.dec()
         code = "aborted" if ex.aborted == "client" else str(ex.status)
-        self._m.requests.labels(
-            route=ex.route, method=method_label(ex.request.method), code=code
-        ).inc()
-        self._m.duration.labels(route=ex.route).observe(time.perf_counter() - ex.started)
+        key = (ex.route, ex.request.method, code)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self._m.requests.labels(route=ex.route, method=method_label(key[1]), code=code),
+                self._m.duration.labels(route=ex.route),
+            )
+        children[0].inc()
+        children[1].observe(time.perf_counter() - ex.started)

@@ -25,6 +25,8 @@ def found(text: str, context: str = "") -> list[tuple[str, str]]:
         ("card 4111 1111 1111 1111 ok", [("CREDIT_CARD", "4111 1111 1111 1111")]),
         ("call +1 212-555-0143 now", [("PHONE_NUMBER", "+1 212-555-0143")]),
         ("call (212) 555-0143 now", [("PHONE_NUMBER", "(212) 555-0143")]),
+        ("new number +33 1 42 68 53 00; old", [("PHONE_NUMBER", "+33 1 42 68 53 00")]),
+        ("Danish +45 32 12 34 56 for OTP", [("PHONE_NUMBER", "+45 32 12 34 56")]),
         ("SSN 536-90-4399", [("US_SSN", "536-90-4399")]),
         ("两个号码13812345678和13987654321", [("CN_MOBILE", "13812345678"),
                                             ("CN_MOBILE", "13987654321")]),
