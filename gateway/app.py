@@ -6,7 +6,8 @@ import asyncio
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator
+import signal
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ from gateway.handler import ProxyHandler
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
 from gateway.policy_config import PolicyConfig
+from gateway.policy_watch import PolicyWatcher
 from gateway.routing import Router
 from gateway.runtime import GATEWAY, Gateway
 from gateway.stages.registry import StageDeps, default_stages
@@ -29,7 +31,9 @@ from gateway.upstream import Upstreams
 from policies.access import AccessPolicy, PolicyError, default_policy_files
 from reports.request_log import RequestLog
 
-__all__ = ["build_gateway", "create_app", "load_policy"]
+__all__ = ["POLICY_WATCHER", "build_gateway", "create_app", "load_policy"]
+
+POLICY_WATCHER = web.AppKey("policy_watcher", PolicyWatcher)
 
 log = logging.getLogger("dlpgw.app")
 
@@ -92,6 +96,16 @@ def build_gateway(config: Config) -> Gateway:
     return Gateway(config, metrics, upstreams, request_log, pipeline, router, engine, policy)
 
 
+def _on_sighup(callback: Callable[[], object]) -> bool:
+    """Reload on SIGHUP where the loop can take signals (the main thread, POSIX)."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, callback)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        log.debug("SIGHUP reload is not available in this thread")
+        return False
+    return True
+
+
 async def _flush_periodically(request_log: RequestLog, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -102,6 +116,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     gw = gateway or build_gateway(config)
     app = web.Application(client_max_size=config.limits.request_body_bytes)
     app[GATEWAY] = gw
+    watcher = app[POLICY_WATCHER] = PolicyWatcher(gw.policy, gw.metrics)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         gw.selftest_failures = await asyncio.to_thread(self_test, gw.engine)
@@ -114,7 +129,12 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
         gc.freeze()
         await gw.upstreams.start()
         flusher = asyncio.create_task(_flush_periodically(gw.request_log, 1.0))
+        watching = asyncio.create_task(watcher.run())
+        sighup = _on_sighup(lambda: watcher.reload("SIGHUP"))
         yield
+        if sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        watching.cancel()
         flusher.cancel()
         await gw.upstreams.close()
         gw.request_log.close()

@@ -122,7 +122,7 @@ class ProxyHandler:
         return self._buffered(ex, ex.response)
 
     def _buffered(self, ex: Exchange, resp: ResponseData) -> web.Response:
-        headers = CIMultiDict(resp.headers)
+        headers = resp.headers
         headers.popall("Content-Length", None)
         body = resp.body or b""
         ex.bytes_sent = len(body)

@@ -81,6 +81,9 @@ class GatewayMetrics:
             _P + "policy_last_reload_success_timestamp_seconds",
             "When the access policy was last loaded successfully", registry=r,
         )
+        self.policy_reload_failures = Counter(
+            _P + "policy_reload_failures", "Policy reloads refused by validation", registry=r
+        )
         self.audit_write_failures = Counter(
             _P + "audit_write_failures", "Audit entries that could not be written", registry=r
         )
