@@ -98,9 +98,8 @@ def run(seconds: int, connections: int) -> dict[str, Any]:
                     "--port", str(port), "--upstream", upstream],
                 "gateway[metrics,audit]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit"]),
-                "gateway[metrics,audit] no-ner": lambda port: gateway_args(
-                    workdir, port, upstream, ["metrics", "audit"],
-                    {"zh_ner": False, "en_ner": False}),
+                "gateway[no stages]": lambda port: gateway_args(
+                    workdir, port, upstream, []),
                 "gateway[+pii_mask]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit", "pii_mask"]),
             }

@@ -90,6 +90,8 @@ class ResponseData:
 
     async def read(self, limit: int) -> bytes:
         """Buffer the whole body (at most ``limit`` bytes) and return it."""
+        if self.body is not None and len(self.body) > limit:
+            raise BodyTooLarge(limit)
         if self.body is None:
             chunks = []
             if self.stream is not None:

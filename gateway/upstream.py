@@ -38,6 +38,7 @@ HOP_BY_HOP = frozenset(
     }
 )
 _READ_CHUNK = 16 * 1024
+_SMALL_BODY = 256 * 1024
 VIA = "1.1 dlp-gateway"
 
 
@@ -185,6 +186,24 @@ class Upstreams:
             time.perf_counter() - started
         )
         ex.response = self._wrap(resp)
+        if _small_plain(resp):
+            await self._read_small(ex, ex.response, resp)
+
+    async def _read_small(self, ex: Exchange, response: ResponseData,
+                          resp: aiohttp.ClientResponse) -> None:
+        """A small uncompressed body is read at once: one buffer, no stream machinery."""
+        try:
+            body = await resp.read()
+        except TimeoutError:
+            response.close()
+            self._fail(ex, 504, "upstream_timeout", "the upstream stopped sending its body")
+            return
+        except aiohttp.ClientError:
+            response.close()
+            self._fail(ex, 502, "upstream_reset", "the upstream failed while sending its body")
+            return
+        response.body, response.stream = body, None
+        response.close()
 
     def _fail(self, ex: Exchange, status: int, code: str, reason: str) -> None:
         if code != "request_too_large":
@@ -210,6 +229,12 @@ class Upstreams:
         )
         response.on_close(lambda: _finish(resp))
         return response
+
+
+def _small_plain(resp: aiohttp.ClientResponse) -> bool:
+    length = resp.content_length
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    return length is not None and length <= _SMALL_BODY and encoding == "identity"
 
 
 def _finish(resp: aiohttp.ClientResponse) -> None:
