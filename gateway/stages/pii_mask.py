@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from multidict import CIMultiDict
 
@@ -57,6 +58,7 @@ class PiiMaskStage:
         self._limit = limits.buffer_bytes
         self._inline = limits.inline_bytes
         self._timeout = limits.timeout
+        self._children: dict[tuple[str, str], Any] = {}
 
     async def on_request(self, ex: Exchange) -> None:
         # A range would hand out an unscanned fragment; the whole body is fetched instead.
@@ -166,13 +168,24 @@ class PiiMaskStage:
             mask_document, fmt, body, masker, charset, fallback), self._timeout)
 
     def _observe(self, fmt: str, size: int, report: ScanReport) -> None:
-        self._metrics.inspection_bytes.labels(format=fmt).inc(size)
+        self._child("bytes", fmt).inc(size)
         for entity, count in report.counts.items():
             kept = report.kept.get(entity, 0)
             if count - kept:
-                self._metrics.pii_findings.labels(entity=entity, action="masked").inc(count - kept)
+                self._child("masked", entity).inc(count - kept)
             if kept:
-                self._metrics.pii_findings.labels(entity=entity, action="kept").inc(kept)
+                self._child("kept", entity).inc(kept)
+
+    def _child(self, kind: str, label: str) -> Any:
+        """Labelled metric children, looked up once (entity and format sets are bounded)."""
+        child = self._children.get((kind, label))
+        if child is None:
+            if kind == "bytes":
+                child = self._metrics.inspection_bytes.labels(format=label)
+            else:
+                child = self._metrics.pii_findings.labels(entity=label, action=kind)
+            self._children[(kind, label)] = child
+        return child
 
     async def _masked_stream(self, resp: ResponseData, masker: StreamMasker,
                              kind: tuple[str, ScanReport]) -> AsyncIterator[bytes]:
