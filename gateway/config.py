@@ -249,6 +249,18 @@ def parse_config(data: Any, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
+def _relative_to(config: Config, base: Path) -> Config:
+    """Policy files named relatively are found next to the config file."""
+    updates = {
+        key: str(base / value)
+        for key in ("model", "policy", "grouping")
+        if (value := getattr(config.policy, key)) and not Path(value).is_absolute()
+    }
+    if not updates:
+        return config
+    return config.model_copy(update={"policy": config.policy.model_copy(update=updates)})
+
+
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -258,4 +270,4 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-    return parse_config(data, env)
+    return _relative_to(parse_config(data, env), Path(path).resolve().parent)

@@ -49,7 +49,7 @@ def _config_section(config: Path | None) -> dict[str, Any]:
         key: config.parent / value for key, value in section.items()
         if key in ("model", "policy", "grouping") and isinstance(value, str)
     }
-    pattern = section.get("tenant_pattern")
+    pattern = section.get("tenant_patterns", section.get("tenant_pattern"))
     if isinstance(pattern, str | list):
         found["tenant_pattern"] = pattern
     return found

@@ -93,3 +93,17 @@ def test_load_config_file_errors(tmp_path):
 def test_example_config_is_valid():
     cfg = load_config("gateway.example.yaml", env={"DLPGW_HMAC_KEY": "x" * 32})
     assert cfg.routes
+
+
+def test_policy_paths_are_relative_to_the_config_file(tmp_path):
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "gw.yaml"
+    path.write_text(
+        "upstreams: {crm: {url: 'http://127.0.0.1:1'}}\n"
+        "routes: [{name: crm, upstream: crm}]\n"
+        "policy: {model: model.conf, policy: /abs/policy.csv}\n"
+    )
+    cfg = load_config(path)
+    assert cfg.policy.model == str(tmp_path / "conf" / "model.conf")
+    assert cfg.policy.policy == "/abs/policy.csv"
+    assert cfg.policy.grouping is None
