@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gateway.authn.settings import AuthSettings
+from gateway.export_config import ExportConfig
 from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
 from gateway.policy_config import PolicyConfig
 
@@ -50,7 +51,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit", "authn", "authz", "pii_mask")
+STAGE_NAMES = ("metrics", "audit", "authn", "authz", "export_guard", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -157,6 +158,7 @@ class Config(_Model):
     secrets: SecretsConfig = SecretsConfig()
     auth: AuthSettings | None = None
     policy: PolicyConfig = PolicyConfig()
+    exports: ExportConfig = ExportConfig()
     detection: DetectionConfig = DetectionConfig()
     masking: MaskingConfig = MaskingConfig()
     stages: list[str] = ["metrics", "audit", "pii_mask"]

@@ -81,6 +81,13 @@ class GatewayMetrics:
             _P + "policy_last_reload_success_timestamp_seconds",
             "When the access policy was last loaded successfully", registry=r,
         )
+        self.exports_blocked = Counter(
+            _P + "exports_blocked", "Exports stopped for want of a valid approval", ["rule"],
+            registry=r,
+        )
+        self.approvals = Counter(
+            _P + "approvals", "Approval state changes and uses", ["state"], registry=r
+        )
         self.policy_reload_failures = Counter(
             _P + "policy_reload_failures", "Policy reloads refused by validation", registry=r
         )

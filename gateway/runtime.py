@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from detectors.engine import DetectionEngine
+from detectors.fingerprint import Fingerprinter
+from gateway.approvals.store import ApprovalStore
 from gateway.config import Config
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline
@@ -28,6 +30,8 @@ class Gateway:
     router: Router
     engine: DetectionEngine
     policy: AccessPolicy
+    approvals: ApprovalStore
+    fingerprinter: Fingerprinter
     selftest_failures: list[str] = field(default_factory=list)
 
 

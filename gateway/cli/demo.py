@@ -50,7 +50,7 @@ def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]
                          "static": static_keys},
         },
         "masking": {"roles": {"external_partner": {"*": "redact"}}},
-        "stages": ["metrics", "audit", "authn", "authz", "pii_mask"],
+        "stages": ["metrics", "audit", "authn", "authz", "export_guard", "pii_mask"],
     }
 
 
@@ -80,9 +80,22 @@ def _curl_lines(port: int, upstream_port: int) -> str:
             "  # dave (auditor) reads no customer data; no key at all: 401",
             f"  curl -s -H 'X-API-Key: demo-dave' '{base}/api/projects/proj1/customers'",
             f"  curl -s '{base}/api/projects/proj1/customers'",
-            "  # a CSV export, masked; the CRM's login page is public",
-            f"  curl -s -H 'X-API-Key: demo-bob' '{base}/api/projects/proj1/customers/export.csv'",
+            "  # the CRM's login page is public",
             f"  curl -s -i -X POST -d 'username=alice&password=wrong' '{base}/login'",
+            "",
+            "An export needs an approval for exactly that export:",
+            "  # 1. bob's CSV export is blocked (403 approval_required)",
+            f"  curl -s -H 'X-API-Key: demo-bob' '{base}/api/projects/proj1/customers/export.csv'",
+            "  # 2. bob asks for approval (note the id in the answer)",
+            f"  curl -s -H 'X-API-Key: demo-bob' -H 'Content-Type: application/json' "
+            f"-d '{{\"method\": \"GET\", \"path\": \"/api/projects/proj1/customers/export.csv\", "
+            f"\"reason\": \"quarterly review\", \"max_records\": 300}}' {base}/_dlp/approvals",
+            "  # 3. bob cannot approve it himself; 4. carol (approver) can",
+            f"  curl -s -X POST -H 'X-API-Key: demo-bob' {base}/_dlp/approvals/ID/approve",
+            f"  curl -s -X POST -H 'X-API-Key: demo-carol' {base}/_dlp/approvals/ID/approve",
+            "  # 5. bob downloads it once, masked; 6. a second download is refused",
+            f"  curl -s -H 'X-API-Key: demo-bob' -H 'X-DLP-Approval: ID' "
+            f"'{base}/api/projects/proj1/customers/export.csv'",
             f"  curl -s '{base}/_dlp/metrics' | grep dlpgw_pii_findings_total",
             "",
             "Press Ctrl+C to stop.",

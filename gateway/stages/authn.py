@@ -26,7 +26,7 @@ from gateway.authn.authenticator import Authenticator, AuthError
 from gateway.authn.jwt_auth import JwtAuthenticator
 from gateway.authn.settings import AuthSettings
 from gateway.authn.trusted_header import TrustedHeaderAuthenticator
-from gateway.exchange import Exchange
+from gateway.exchange import Exchange, Principal
 
 __all__ = ["AuthnStage", "build_authenticators"]
 
@@ -86,6 +86,17 @@ class AuthnStage:
         self._deny(ex, "unauthenticated", "authentication required", None)
 
     async def on_response(self, ex: Exchange) -> None:
+        return None
+
+    async def identify(self, ex: Exchange) -> Principal | None:
+        """Who the credentials on ``ex`` name, or None (used by the admin API)."""
+        for authenticator in self._authenticators:
+            try:
+                principal = await authenticator.authenticate(ex)
+            except AuthError:
+                return None
+            if principal is not None:
+                return principal
         return None
 
     def _strip(self, ex: Exchange) -> None:

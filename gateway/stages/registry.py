@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from detectors.engine import DetectionEngine
 from detectors.fingerprint import Fingerprinter
+from gateway.approvals.store import ApprovalStore
 from gateway.config import Config
 from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.stages.audit import AuditStage
 from gateway.stages.authn import AuthnStage
 from gateway.stages.authz import AuthzStage
+from gateway.stages.export_guard import ExportGuardStage
 from gateway.stages.metrics import MetricsStage
 from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
 from policies.access import AccessPolicy
@@ -33,6 +35,7 @@ class StageDeps:
     fingerprinter: Fingerprinter
     engine: DetectionEngine
     policy: AccessPolicy
+    approvals: ApprovalStore
 
 
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
@@ -41,6 +44,8 @@ _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path),
     "authz": lambda cfg, deps: AuthzStage(deps.policy, deps.metrics, cfg.policy,
                                           tuple(DEFAULT_RULES)),
+    "export_guard": lambda cfg, deps: ExportGuardStage(
+        cfg.exports, deps.approvals, deps.fingerprinter.fp, deps.metrics),
     "pii_mask": lambda cfg, deps: PiiMaskStage(
         deps.engine, deps.metrics, {r.name: r.inspection for r in cfg.routes},
         InspectLimits(cfg.limits.inspect_buffer_bytes, cfg.detection.inline_bytes,
