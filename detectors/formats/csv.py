@@ -209,6 +209,8 @@ class CsvStreamMasker:
     def _flush(self) -> str:
         records = [self._cells(row) for row in self._batch]
         masked = self._masker.mask_batch(records)
+        if self._batch and self._batch[0].number == 1:
+            self._masker.report.records -= 1  # the header row is scanned, but is no record
         pieces = [row.raw if new == row.fields else self._write(new, row.raw)
                   for row, new in zip(self._batch, masked, strict=True)]
         self._batch = []

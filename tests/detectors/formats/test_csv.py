@@ -216,3 +216,11 @@ def test_streaming_memory_is_bounded(engine):
         tracemalloc.stop()
     assert written > len(data) * 0.8
     assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_the_header_row_is_not_counted_as_a_record(engine):
+    from detectors.formats.csv import mask_csv
+
+    masker = engine.masker(())
+    mask_csv(b"name,phone\n\xe5\xbc\xa0\xe4\xbc\x9f,13812345678\nLi Na,13987654321\n", masker)
+    assert masker.report.records == 2
