@@ -6,6 +6,7 @@ import click
 
 from gateway import __version__
 from gateway.cli.apikeys import apikeys
+from gateway.cli.approvals import approvals
 from gateway.cli.demo import demo, demo_upstream
 from gateway.cli.policy import policy
 from gateway.cli.scan import scan
@@ -31,6 +32,7 @@ cli.add_command(demo_upstream)
 cli.add_command(scan)
 cli.add_command(apikeys)
 cli.add_command(policy)
+cli.add_command(approvals)
 
 
 def main() -> None:
