@@ -62,6 +62,12 @@ class RequestData:
             self.stream = None
         return self._buffered
 
+    def mutable_headers(self) -> CIMultiDict[str]:
+        """The headers as a mutable copy, made on first use (most requests never need it)."""
+        if not isinstance(self.headers, CIMultiDict):
+            self.headers = CIMultiDict(self.headers)
+        return self.headers
+
     def body_stream(self) -> AsyncIterator[bytes] | bytes | None:
         """What the upstream forwarder sends: the buffered bytes if read, else the stream."""
         if self._buffered is not None:

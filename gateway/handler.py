@@ -12,7 +12,6 @@ import os
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from gateway.config import Config
 from gateway.exchange import Exchange, RequestData, ResponseData
@@ -64,7 +63,7 @@ class ProxyHandler:
         limit = self._config.limits.request_body_bytes
         data = RequestData(
             method=request.method.upper(), path=raw_path, query_string=query,
-            headers=CIMultiDict(request.headers), client_ip=request.remote or "",
+            headers=request.headers, client_ip=request.remote or "",
             scheme=request.scheme, host=request.host, body_limit=limit,
         )
         if request.body_exists:

@@ -50,10 +50,9 @@ class ExportGuardStage:
         self._routes = [re.compile(p) for p in config.routes]
 
     async def on_request(self, ex: Exchange) -> None:
-        headers = ex.request.headers
-        approval = headers.get(self._config.approval_header)
-        if approval is not None and hasattr(headers, "popall"):
-            headers.popall(self._config.approval_header, None)
+        approval = ex.request.headers.get(self._config.approval_header)
+        if approval is not None:
+            ex.request.mutable_headers().popall(self._config.approval_header, None)
             ex.metadata["approval_id"] = approval.strip()
 
     async def on_response(self, ex: Exchange) -> None:

@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from multidict import CIMultiDict
-
 from detectors.document import STREAMABLE, StreamMasker, mask_document, stream_masker
 from detectors.engine import DetectionEngine
 from detectors.finding import ScanReport
@@ -62,9 +60,11 @@ class PiiMaskStage:
 
     async def on_request(self, ex: Exchange) -> None:
         # A range would hand out an unscanned fragment; the whole body is fetched instead.
-        if self._settings(ex).enabled and isinstance(ex.request.headers, CIMultiDict):
-            ex.request.headers.popall("Range", None)
-            ex.request.headers.popall("If-Range", None)
+        headers = ex.request.headers
+        if self._settings(ex).enabled and ("Range" in headers or "If-Range" in headers):
+            mutable = ex.request.mutable_headers()
+            mutable.popall("Range", None)
+            mutable.popall("If-Range", None)
 
     async def on_response(self, ex: Exchange) -> None:
         resp = ex.response
