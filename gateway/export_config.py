@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway.pii_config import compiled_patterns
 
 __all__ = ["ExportConfig"]
 
@@ -20,10 +20,5 @@ class ExportConfig(BaseModel):
 
     @field_validator("routes")
     @classmethod
-    def _anchored(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"route pattern {pattern!r} does not compile: {exc}") from None
-        return value
+    def _compiles(cls, value: list[str]) -> list[str]:
+        return compiled_patterns(value)

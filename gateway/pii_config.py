@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -11,6 +12,7 @@ __all__ = [
     "InspectionConfig",
     "MaskingConfig",
     "RecognizerConfig",
+    "compiled_patterns",
 ]
 
 
@@ -21,6 +23,16 @@ def _size(value: object) -> int:
 
 
 Size = Annotated[int, BeforeValidator(_size)]
+
+
+def compiled_patterns(value: list[str]) -> list[str]:
+    """Validator: every regular expression compiles (the error names the pattern)."""
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
+    return value
 Rule = str | dict[str, Any]
 
 
@@ -42,14 +54,7 @@ class RecognizerConfig(_Model):
     @field_validator("patterns")
     @classmethod
     def _compiles(cls, value: list[str]) -> list[str]:
-        import re
-
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
-        return value
+        return compiled_patterns(value)
 
 
 class DetectionConfig(_Model):

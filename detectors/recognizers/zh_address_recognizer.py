@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, ClassVar
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from detectors.recognizers._results import as_results
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -140,17 +142,7 @@ class ZhAddressRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         """Presidio entry point: :meth:`find` as RecognizerResult objects."""
-        entity = self.supported_entities[0]
-        meta = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-        }
-        results = []
-        for start, end, score in self.find(text):
-            why = AnalysisExplanation(self.name, score, textual_explanation="address components")
-            results.append(RecognizerResult(entity, start, end, score, why, dict(meta)))
-        return results
+        return as_results(self, self.find(text), "address components")
 
     def _windows(self, text: str) -> list[tuple[int, int]]:
         """Merged ranges around street-level suffixes, widened back to a word boundary."""

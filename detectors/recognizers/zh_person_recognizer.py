@@ -16,7 +16,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from detectors.recognizers._results import as_results
 
 if TYPE_CHECKING:
     from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -144,17 +146,7 @@ class ZhPersonRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         """Presidio entry point: :meth:`find` as RecognizerResult objects."""
-        entity = self.supported_entities[0]
-        meta = {
-            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-        }
-        results = []
-        for start, end, score in self.find(text):
-            why = AnalysisExplanation(self.name, score, textual_explanation="surname + context")
-            results.append(RecognizerResult(entity, start, end, score, why, dict(meta)))
-        return results
+        return as_results(self, self.find(text), "surname + context")
 
     def _segment(self, scan: _Scan, start: int, end: int) -> list[tuple[int, int, str]]:
         """jieba tokens of ``text[start:end]`` as absolute ``(start, end, tag)``."""
