@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 from detectors.fingerprint import Fingerprinter
 from detectors.selftest import self_test
 from gateway import __version__
+from gateway.admin.policy_reload import add_policy_reload_route
 from gateway.admin.routes import add_admin_routes
 from gateway.approvals.api import ApprovalApiOptions, Authenticate, add_approval_routes
 from gateway.approvals.store import Approval, ApprovalStore
@@ -189,6 +190,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
                         ApprovalApiOptions(fingerprint=gw.fingerprinter.fp,
                                            on_event=_approval_event(gw),
                                            tenant_patterns=config.policy.tenant_patterns))
+    add_policy_reload_route(app, config.admin.prefix, watcher, _identifier(gw), gw.request_log)
     add_admin_routes(app, config.admin.prefix)
     handler = ProxyHandler(gw.pipeline, gw.router, gw.upstreams, config, gw.metrics)
     app.router.add_route("*", "/{tail:.*}", handler.handle)

@@ -91,3 +91,27 @@ async def test_requests_during_reloads_never_fail(gw_with_policy_copy):
         reload_many(), *(status(gw, "bob", "/api/projects/proj1/customers") for _ in range(30))
     )
     assert all(code == 200 for code in results[1:])
+
+
+async def test_admin_endpoint_reloads_and_refuses_non_admins(gw_with_policy_copy):
+    gw, grouping = gw_with_policy_copy
+    policy = gw.app[GATEWAY].policy
+    version = policy.version
+    grouping.write_text(grouping.read_text() + "g, erin, role:planner, proj2\n")
+
+    async def post(user: str | None) -> tuple[int, dict]:
+        headers = {"X-API-Key": f"demo-{user}"} if user else {}
+        async with aiohttp.ClientSession() as client, client.post(
+            gw.url + "/_dlp/policy/reload", headers=headers
+        ) as resp:
+            return resp.status, await resp.json()
+
+    assert (await post(None))[0] == 401
+    assert (await post("bob"))[0] == 403
+    assert policy.version == version
+    status, body = await post("admin")
+    assert status == 200 and body["ok"] is True
+    assert policy.version != version
+    grouping.write_text(grouping.read_text() + "g, broken\n")
+    status, body = await post("admin")
+    assert status == 422 and body["ok"] is False and "refused" in body["message"]
