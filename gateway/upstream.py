@@ -39,6 +39,8 @@ HOP_BY_HOP = frozenset(
 )
 _READ_CHUNK = 16 * 1024
 _SMALL_BODY = 256 * 1024
+_DROP_UPSTREAM = frozenset({"host", "accept-encoding"})
+_ACCEPT_ENCODING = ", ".join(supported_encodings())
 VIA = "1.1 dlp-gateway"
 
 
@@ -133,7 +135,7 @@ class Upstreams:
 
     def _request_headers(self, ex: Exchange, route: RouteConfig) -> CIMultiDict[str]:
         req = ex.request
-        headers = clean_headers(req.headers, drop=frozenset({"host", "accept-encoding"}))
+        headers = clean_headers(req.headers, drop=_DROP_UPSTREAM)
         if route.preserve_host and req.host:
             headers["Host"] = req.host
         forwarded_for = req.headers.get("X-Forwarded-For")
@@ -146,7 +148,7 @@ class Upstreams:
         headers["X-Request-Id"] = ex.request_id
         via = req.headers.get("Via")
         headers["Via"] = f"{via}, {VIA}" if via else VIA
-        headers["Accept-Encoding"] = ", ".join(supported_encodings())
+        headers["Accept-Encoding"] = _ACCEPT_ENCODING
         return headers
 
     def _target(self, ex: Exchange, route: RouteConfig) -> str:
