@@ -47,6 +47,7 @@ class ScanReport:
     findings: list[Finding] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     kept: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
     records: int = 0
     values_scanned: int = 0
     bytes_scanned: int = 0

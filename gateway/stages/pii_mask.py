@@ -169,6 +169,8 @@ class PiiMaskStage:
 
     def _observe(self, fmt: str, size: int, report: ScanReport) -> None:
         self._child("bytes", fmt).inc(size)
+        for reason, count in report.skipped.items():
+            self._metrics.inspection_skipped.labels(reason=reason).inc(count)
         for entity, count in report.counts.items():
             kept = report.kept.get(entity, 0)
             if count - kept:

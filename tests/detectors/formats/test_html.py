@@ -127,3 +127,14 @@ def test_unclosed_markup_is_still_masked(engine):
     out = mask_html("<table><tr><th>phone<td>13812345678<tr><td>13912345678",
                     engine.masker(roles=()))
     assert "13812345678" not in out and "13912345678" not in out
+
+
+def test_script_bodies_are_a_counted_blind_spot(engine):
+    from detectors.formats.html import mask_html
+
+    masker = engine.masker(())
+    page = '<p>手机13812345678</p><script type="application/json">{"p":"13987654321"}</script>'
+    out = mask_html(page, masker)
+    assert "138****5678" in out
+    assert '{"p":"13987654321"}' in out
+    assert masker.report.skipped == {"html_script": 1}
