@@ -28,6 +28,7 @@ from gateway.authn.settings import AuthSettings
 from gateway.export_config import ExportConfig
 from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
 from gateway.policy_config import PolicyConfig
+from gateway.rate_config import RateGuardConfig
 
 __all__ = [
     "STAGE_NAMES",
@@ -51,7 +52,7 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit", "authn", "authz", "export_guard", "pii_mask")
+STAGE_NAMES = ("metrics", "audit", "authn", "rate_guard", "authz", "export_guard", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -159,6 +160,7 @@ class Config(_Model):
     auth: AuthSettings | None = None
     policy: PolicyConfig = PolicyConfig()
     exports: ExportConfig = ExportConfig()
+    rate_guard: RateGuardConfig = RateGuardConfig()
     detection: DetectionConfig = DetectionConfig()
     masking: MaskingConfig = MaskingConfig()
     stages: list[str] = ["metrics", "audit", "pii_mask"]

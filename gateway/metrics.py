@@ -88,6 +88,12 @@ class GatewayMetrics:
         self.approvals = Counter(
             _P + "approvals", "Approval state changes and uses", ["state"], registry=r
         )
+        self.bruteforce_blocks = Counter(
+            _P + "bruteforce_blocks", "Login attempts refused during a ban", registry=r
+        )
+        self.bruteforce_bans = Counter(
+            _P + "bruteforce_bans", "Bans started by the brute-force guard", registry=r
+        )
         self.policy_reload_failures = Counter(
             _P + "policy_reload_failures", "Policy reloads refused by validation", registry=r
         )

@@ -50,7 +50,8 @@ def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]
                          "static": static_keys},
         },
         "masking": {"roles": {"external_partner": {"*": "redact"}}},
-        "stages": ["metrics", "audit", "authn", "authz", "export_guard", "pii_mask"],
+        "stages": ["metrics", "audit", "authn", "rate_guard", "authz", "export_guard",
+                   "pii_mask"],
     }
 
 

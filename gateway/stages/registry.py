@@ -17,6 +17,7 @@ from gateway.stages.authz import AuthzStage
 from gateway.stages.export_guard import ExportGuardStage
 from gateway.stages.metrics import MetricsStage
 from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
+from gateway.stages.rate_guard import RateGuardStage
 from policies.access import AccessPolicy
 from policies.masking import DEFAULT_RULES
 from reports.request_log import RequestLog
@@ -42,6 +43,8 @@ _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "metrics": lambda cfg, deps: MetricsStage(deps.metrics),
     "audit": lambda cfg, deps: AuditStage(deps.request_log, deps.fingerprinter, deps.metrics),
     "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path),
+    "rate_guard": lambda cfg, deps: RateGuardStage(cfg.rate_guard, deps.metrics,
+                                                   deps.fingerprinter),
     "authz": lambda cfg, deps: AuthzStage(deps.policy, deps.metrics, cfg.policy,
                                           tuple(DEFAULT_RULES)),
     "export_guard": lambda cfg, deps: ExportGuardStage(
