@@ -36,6 +36,7 @@ bench: install
 	command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) || echo "wrk unavailable: using the aiohttp load generator"
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.policy
+	$(BIN)/python -m benchmarks.stages
 	$(BIN)/python -m benchmarks.engine --quick
 
 eval: install
