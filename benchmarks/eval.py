@@ -34,7 +34,7 @@ from detectors.document import mask_document
 from detectors.engine import DetectionEngine, DetectionSettings
 from detectors.fingerprint import Fingerprinter
 from gateway.demo import data as demo
-from gateway.demo.crm import _csv_text, _xlsx_bytes
+from gateway.demo.exports import csv_text, xlsx_bytes
 from policies.masking import MaskingPolicy
 
 ROOT = Path(__file__).resolve().parent
@@ -173,10 +173,10 @@ FORMATS: tuple[Format, ...] = (
     Format("ndjson", "ndjson", "utf-8",
            lambda cs: b"".join(orjson.dumps(c.to_dict()) + b"\n" for c in cs), _read_ndjson),
     Format("csv", "csv", "utf-8",
-           lambda cs: _csv_text(cs).encode("utf-8-sig"), _read_csv("utf-8-sig")),
+           lambda cs: csv_text(cs).encode("utf-8-sig"), _read_csv("utf-8-sig")),
     Format("csv-gb18030", "csv", "gb18030",
-           lambda cs: _csv_text(cs).encode("gb18030"), _read_csv("gb18030")),
-    Format("xlsx", "xlsx", None, _xlsx_bytes, _read_xlsx),
+           lambda cs: csv_text(cs).encode("gb18030"), _read_csv("gb18030")),
+    Format("xlsx", "xlsx", None, xlsx_bytes, _read_xlsx),
     Format("html", "html", "utf-8", _html_table, _read_html),
 )
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_HINTS", "FREE_TEXT", "Hint", "HintTable", "normalize_key"]
+__all__ = ["FREE_TEXT", "Hint", "HintTable", "normalize_key"]
 
 FREE_TEXT = "FREE_TEXT"
 
@@ -23,7 +23,6 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 @dataclass(frozen=True, slots=True)
 class Hint:
     entity: str
-    strong: bool = True
 
 
 def normalize_key(key: str) -> str:
@@ -105,5 +104,3 @@ class HintTable:
             self._cache[key] = hint
         return hint
 
-
-DEFAULT_HINTS = tuple(_GROUPS)

@@ -9,19 +9,16 @@ purpose: every customer record is readable by anyone who can reach it.
 from __future__ import annotations
 
 import asyncio
-import csv
 import gzip
 import hmac
 import html
-import io
 from collections.abc import Mapping, Sequence
 
 import orjson
 from aiohttp import web
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
-from gateway.demo.data import CSV_FIELDS, Customer, demo_users, generate_customers
+from gateway.demo.data import Customer, demo_users, generate_customers
+from gateway.demo.exports import csv_text, xlsx_bytes
 
 __all__ = [
     "CRM_CUSTOMERS",
@@ -131,17 +128,6 @@ async def _get_customer(request: web.Request) -> web.Response:
     raise _json_error(web.HTTPNotFound, f"no customer {raw_id!r}")
 
 
-def _csv_text(rows: Sequence[Customer]) -> str:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_FIELDS)
-    for customer in rows:
-        record = customer.to_dict()
-        record["amount"] = f"{customer.amount:.2f}"
-        writer.writerow(record[field] for field in CSV_FIELDS)
-    return buffer.getvalue()
-
-
 async def _export_csv(request: web.Request) -> web.Response:
     project = request.match_info["project"]
     rows = _project_rows(request, project)
@@ -150,7 +136,7 @@ async def _export_csv(request: web.Request) -> web.Response:
         raise _json_error(web.HTTPBadRequest, "charset must be utf-8, gbk or gb18030")
     codec, label = choice
     return web.Response(
-        body=_csv_text(rows).encode(codec),
+        body=csv_text(rows).encode(codec),
         headers={
             "Content-Type": f"text/csv; charset={label}",
             "Content-Disposition": _attachment(f"{project}-customers.csv"),
@@ -158,25 +144,10 @@ async def _export_csv(request: web.Request) -> web.Response:
     )
 
 
-def _xlsx_bytes(rows: Sequence[Customer]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "customers"
-    sheet.append(list(CSV_FIELDS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for customer in rows:
-        record = customer.to_dict()
-        sheet.append([record[field] for field in CSV_FIELDS])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 async def _export_xlsx(request: web.Request) -> web.Response:
     project = request.match_info["project"]
     rows = _project_rows(request, project)
-    body = await asyncio.to_thread(_xlsx_bytes, rows)
+    body = await asyncio.to_thread(xlsx_bytes, rows)
     return web.Response(
         body=body,
         content_type=XLSX_CONTENT_TYPE,

@@ -13,6 +13,7 @@ import pytest
 from detectors.formats.csv import CsvStreamMasker, mask_csv
 from detectors.formats.errors import FormatError
 from gateway.demo.data import CSV_FIELDS, generate_customers, non_pii_values, pii_values
+from gateway.demo.exports import csv_text
 
 CUSTOMERS = generate_customers("proj1", 120, 7)
 FEW = CUSTOMERS[:12]
@@ -21,18 +22,6 @@ TRICKY_ROWS = [
     ["13812345678", 'first line\nsecond line, with "quotes" and 13912345678'],
     ["13712345678", "客户\r\n王小明来电，中文跨行"],
 ]
-
-
-def demo_csv(customers, delimiter: str = ",", lineterminator: str = "\r\n") -> str:
-    """The demo CRM's export, as gateway/demo/crm.py writes it."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=lineterminator)
-    writer.writerow(CSV_FIELDS)
-    for customer in customers:
-        record = customer.to_dict()
-        record["amount"] = f"{customer.amount:.2f}"
-        writer.writerow(record[field] for field in CSV_FIELDS)
-    return buffer.getvalue()
 
 
 def rows_csv(rows: list[list[str]]) -> str:
@@ -73,7 +62,7 @@ def random_sizes(seed: int, low: int, high: int):
 
 
 def test_demo_round_trip_keeps_shape_and_non_pii(engine):
-    data = demo_csv(CUSTOMERS).encode("utf-8")
+    data = csv_text(CUSTOMERS).encode("utf-8")
     out = mask_csv(data, engine.masker(roles=())).decode("utf-8")
     assert_masked(out, CUSTOMERS)
     rows = parse(out)
@@ -96,7 +85,7 @@ def test_bom_is_kept_and_not_part_of_the_first_key(engine):
 
 @pytest.mark.parametrize("declared", [None, "gb18030", "GBK"])
 def test_gb18030_round_trip(engine, declared):
-    data = demo_csv(CUSTOMERS).encode("gb18030")
+    data = csv_text(CUSTOMERS).encode("gb18030")
     out = mask_csv(data, engine.masker(roles=()), declared)
     with pytest.raises(UnicodeDecodeError):
         out.decode("utf-8")
@@ -107,7 +96,7 @@ def test_gb18030_round_trip(engine, declared):
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
 def test_other_delimiters_are_sniffed_and_kept(engine, delimiter):
-    data = demo_csv(FEW, delimiter=delimiter).encode("utf-8")
+    data = csv_text(FEW, delimiter=delimiter).encode("utf-8")
     out = mask_csv(data, engine.masker(roles=())).decode("utf-8")
     assert_masked(out, FEW)
     rows = parse(out, delimiter)
@@ -117,7 +106,7 @@ def test_other_delimiters_are_sniffed_and_kept(engine, delimiter):
 
 @pytest.mark.parametrize("terminator", ["\n", "\r\n"])
 def test_line_terminator_is_kept(engine, terminator):
-    data = demo_csv(FEW, lineterminator=terminator).encode("utf-8")
+    data = csv_text(FEW, lineterminator=terminator).encode("utf-8")
     out = mask_csv(data, engine.masker(roles=())).decode("utf-8")
     assert out.count(terminator) == data.decode("utf-8").count(terminator)
     if terminator == "\n":
@@ -146,7 +135,7 @@ def test_header_row_is_scanned_too(engine):
 @pytest.mark.parametrize(("seed", "low", "high"), [(1, 1, 1), (2, 1, 7), (3, 2, 300)])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_streaming_equals_one_shot(engine, seed, low, high, encoding):
-    text = demo_csv(FEW if high == 1 else CUSTOMERS[:40]) + rows_csv(TRICKY_ROWS[1:])
+    text = csv_text(FEW if high == 1 else CUSTOMERS[:40]) + rows_csv(TRICKY_ROWS[1:])
     data = text.encode(encoding)
     one_shot = mask_csv(data, engine.masker(roles=()))
     assert streamed(engine, data, None, random_sizes(seed, low, high)) == one_shot
@@ -156,7 +145,7 @@ def test_streaming_equals_one_shot(engine, seed, low, high, encoding):
 
 def test_streaming_reports_its_charset(engine):
     stream = CsvStreamMasker(engine.masker(roles=()), None)
-    stream.feed(demo_csv(CUSTOMERS).encode("gb18030"))
+    stream.feed(csv_text(CUSTOMERS).encode("gb18030"))
     assert stream.charset == "gb18030"
 
 
@@ -180,7 +169,7 @@ def test_broken_input_raises_format_error_without_quoting_it(engine, data, chars
 
 def test_undecodable_bytes_after_a_utf8_head_raise_when_streaming(engine):
     stream = CsvStreamMasker(engine.masker(roles=()), None)
-    stream.feed(demo_csv(FEW).encode("utf-8") * 4)
+    stream.feed(csv_text(FEW).encode("utf-8") * 4)
     with pytest.raises(FormatError):
         stream.feed(b"\xff\xff\xff\n")
         stream.finish()
@@ -201,7 +190,7 @@ def test_streaming_memory_is_bounded(engine):
     Repeated rows keep the masker's document-wide deny-list small; with unique rows it
     grows by about 6 entries a row (a masker limitation, not this stream's buffering).
     """
-    block = demo_csv(CUSTOMERS[:40]).split("\r\n", 1)[1].encode("utf-8")
+    block = csv_text(CUSTOMERS[:40]).split("\r\n", 1)[1].encode("utf-8")
     size = 20 << 20
     data = ",".join(CSV_FIELDS).encode() + b"\r\n" + block * (size // len(block))
     stream = CsvStreamMasker(engine.masker(roles=()), None)

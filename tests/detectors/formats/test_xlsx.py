@@ -14,22 +14,9 @@ from openpyxl.styles import Font
 from detectors.formats.errors import FormatError
 from detectors.formats.xlsx import XlsxLimits, mask_xlsx
 from gateway.demo.data import CSV_FIELDS, generate_customers, non_pii_values, pii_values
+from gateway.demo.exports import workbook as demo_workbook
 
 CUSTOMERS = generate_customers("proj1", 100, 11)
-
-
-def demo_workbook(customers) -> Workbook:
-    """The demo CRM's export, as gateway/demo/crm.py writes it."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "customers"
-    sheet.append(list(CSV_FIELDS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for customer in customers:
-        record = customer.to_dict()
-        sheet.append([record[field] for field in CSV_FIELDS])
-    return workbook
 
 
 def to_bytes(workbook: Workbook) -> bytes:
