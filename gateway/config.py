@@ -40,6 +40,7 @@ __all__ = [
     "ListenConfig",
     "RouteConfig",
     "SecretsConfig",
+    "StoreConfig",
     "TimeoutsConfig",
     "UpstreamConfig",
     "load_config",
@@ -144,6 +145,21 @@ class AuditConfig(_Model):
     path: str = "audit.log"
 
 
+class StoreConfig(_Model):
+    """Shared state: approvals, incidents, the audit chain (``url``) and counters."""
+
+    url: str | None = None
+    counters: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    @field_validator("url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("must be sqlite:///PATH or postgresql+psycopg://...")
+        return value
+
+
 class SecretsConfig(_Model):
     hmac_key: str | None = Field(None, min_length=16)
 
@@ -156,6 +172,7 @@ class Config(_Model):
     routes: list[RouteConfig] = Field(min_length=1)
     limits: LimitsConfig = LimitsConfig()
     audit: AuditConfig = AuditConfig()
+    store: StoreConfig = StoreConfig()
     secrets: SecretsConfig = SecretsConfig()
     auth: AuthSettings | None = None
     policy: PolicyConfig = PolicyConfig()
@@ -192,6 +209,12 @@ class Config(_Model):
         if len(set(names)) != len(names):
             raise ValueError("routes: route names must be unique")
         return self
+
+    def database_url(self) -> str:
+        """``store.url``, or the embedded SQLite file in the state directory."""
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{self.state_path('dlpgw.db').resolve()}"
 
     def state_path(self, name: str) -> Path:
         path = Path(name)

@@ -100,6 +100,28 @@ class GatewayMetrics:
         self.audit_write_failures = Counter(
             _P + "audit_write_failures", "Audit entries that could not be written", registry=r
         )
+        self.incidents = Counter(
+            _P + "incidents", "Incident events recorded (after deduplication: see opened)",
+            ["kind", "result"], registry=r,
+        )
+        self.incidents_open = Gauge(
+            _P + "incidents_open", "Incidents not closed", ["severity"], registry=r
+        )
+        self.incident_notifications_overdue = Gauge(
+            _P + "incident_notifications_overdue",
+            "Regulatory notifications past their deadline and not sent", registry=r,
+        )
+        self.incident_write_failures = Counter(
+            _P + "incident_write_failures", "Incident events that could not be stored",
+            registry=r,
+        )
+        self.audit_checkpoint = Gauge(
+            _P + "audit_checkpoint_timestamp_seconds",
+            "When the audit log was last checkpointed and signed", registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            _P + "webhook_deliveries", "Webhook delivery attempts", ["result"], registry=r
+        )
         self.build_info = Gauge(
             _P + "build_info", "Build information", ["version"], registry=r
         )

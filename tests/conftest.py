@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +93,76 @@ async def start_gateway(tmp_path: Path) -> AsyncIterator[StartGateway]:
     yield start
     for server in servers:
         await server.close()
+
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _postgres_reason() -> str | None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL at 127.0.0.1:5432/test is not reachable ({type(exc).__name__})"
+    return None
+
+
+def _redis_reason() -> str | None:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        client.ping()
+        client.close()
+    except Exception as exc:
+        return f"Redis at 127.0.0.1:6379 is not reachable ({type(exc).__name__})"
+    return None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose connections live in a fresh schema, dropped afterwards."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    reason = _postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + secrets.token_hex(6)
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against the embedded SQLite file and the shared PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL with a unique key prefix in ``DLPGW_TEST_PREFIX``; keys are removed after."""
+    import redis
+
+    reason = _redis_reason()
+    if reason:
+        pytest.skip(reason)
+    yield REDIS_URL
+    client = redis.Redis.from_url(REDIS_URL)
+    client.close()
