@@ -20,6 +20,7 @@ from gateway.stages.pii_mask import InspectLimits, PiiMaskStage
 from gateway.stages.rate_guard import RateGuardStage
 from policies.access import AccessPolicy
 from policies.masking import DEFAULT_RULES
+from reports.incident import IncidentSink
 from reports.request_log import RequestLog
 
 __all__ = ["STAGE_ORDER", "StageDeps", "default_stages"]
@@ -37,6 +38,7 @@ class StageDeps:
     engine: DetectionEngine
     policy: AccessPolicy
     approvals: ApprovalStore
+    incidents: IncidentSink | None = None
 
 
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
