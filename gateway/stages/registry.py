@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from detectors.engine import DetectionEngine
 from detectors.fingerprint import Fingerprinter
 from gateway.approvals.store import ApprovalStore
 from gateway.config import Config
+from gateway.counters import Counters, MemoryCounters
 from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.stages.audit import AuditStage
@@ -39,6 +40,7 @@ class StageDeps:
     policy: AccessPolicy
     approvals: ApprovalStore
     incidents: IncidentSink | None = None
+    counters: Counters = field(default_factory=MemoryCounters)
 
 
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
