@@ -77,7 +77,7 @@ def gateway_args(workdir: Path, port: int, upstream: str, stages: list[str],
     }
     path = workdir / f"gateway-{port}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    return [sys.executable, "-m", "gateway", "serve", "--config", str(path)]
+    return [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--workers", "1"]
 
 
 def run(seconds: int, connections: int) -> dict[str, Any]:

@@ -8,13 +8,17 @@ built from the first customers only (it manages a few dozen KB/s). A leak is a r
 ``pii_values`` value of the input that survives in the output. A child process streams a
 generated CSV through ``CsvStreamMasker`` in 64 KB chunks and samples its RSS, with ids or
 all identifiers unique per row (the worst case for the per-value memos). Timings are best
-of N ``perf_counter`` runs after a warm-up. Writes benchmarks/results/engine.json.
+of N ``perf_counter`` runs after a warm-up; as the gateway does after start-up, long-lived
+objects are moved out of the cyclic collector's sight (``gc.freeze()``) first, so a full
+collection over spaCy's and Presidio's objects does not land in one run and not another.
+Writes benchmarks/results/engine.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import io
 import json
 import multiprocessing
@@ -30,6 +34,7 @@ import psutil
 from stdnum import luhn
 from stdnum.cn import ric
 
+from benchmarks.engine_report import report
 from detectors.build import build_text_recognizers
 from detectors.document import mask_document
 from detectors.engine import DetectionEngine, DetectionSettings, TextRecognizer
@@ -117,7 +122,8 @@ def measure_ours(fmt: str, body: bytes, recognizers: list[TextRecognizer],
             mask()
         out[name] = best_of(runs, mask, None if name == "warm" else fresh(memo_size))
         out[name]["mb_s"] = mb_per_s(len(body), out[name]["seconds"])
-        memos = (holder["engine"]._spans, holder["engine"]._masked, holder["engine"]._resolved)
+        engine = holder["engine"]
+        memos = (engine._spans, engine._masked, engine._resolved, engine.records)
         out[name]["memo_hits"] = sum(m.hits for m in memos)
         out[name]["memo_misses"] = sum(m.misses for m in memos)
     return out
@@ -157,8 +163,11 @@ def vary(row: list[Any], customer: Customer, rid: int) -> list[Any]:
     return out
 
 
-def measure_stream(target_mb: float, seconds: float | None, distinct: bool) -> dict[str, Any]:
-    """Run in a fresh process: engine RSS after warm-up, then peak RSS while streaming."""
+def measure_stream(target_mb: float, seconds: float | None, distinct: bool,
+                   freeze: bool = False) -> dict[str, Any]:
+    """Run in a fresh process: engine RSS after warm-up, then peak RSS while streaming.
+
+    ``freeze`` (in the child) freezes the warm engine's objects, as the gateway does."""
     from detectors.formats.csv import CsvStreamMasker
 
     proc = psutil.Process()
@@ -166,6 +175,9 @@ def measure_stream(target_mb: float, seconds: float | None, distinct: bool) -> d
     engine = build_engine(build_text_recognizers(zh_ner=True, en_model=None))
     mask_document("json", documents(generate_customers("warm", 20, seed=3))["json"],
                   engine.masker(()), None)
+    if freeze:
+        gc.collect()
+        gc.freeze()
     masker = engine.masker(())
     stream = CsvStreamMasker(masker, None, batch_rows=500)
     base = peak = proc.memory_info().rss
@@ -187,12 +199,27 @@ def measure_stream(target_mb: float, seconds: float | None, distinct: bool) -> d
             "rss_engine_mb": base / MB, "rss_peak_mb": peak / MB,
             "rss_growth_mb": (peak - base) / MB,
             "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB,
+            "hwm_mb": _high_water_mb(),
             "deny_list": len(masker._deny), "checkpoints": checkpoints}
+
+
+def _high_water_mb() -> float | None:
+    """The kernel's peak RSS of this process image (VmHWM), catching spikes between samples.
+
+    Not ``ru_maxrss``: a spawned child inherits the parent's peak across fork and exec,
+    so there it reports the parent's memory, not the child's.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            line = next(line for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return int(line.split()[1]) * 1024 / MB
 
 
 def in_child(target_mb: float, seconds: float | None, distinct: bool) -> dict[str, Any]:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(measure_stream, target_mb, seconds, distinct).result()
+        return pool.submit(measure_stream, target_mb, seconds, distinct, True).result()
 
 
 def run(quick: bool, csv_mb: float | None = None, csv_seconds: float | None = None,
@@ -206,6 +233,8 @@ def run(quick: bool, csv_mb: float | None = None, csv_seconds: float | None = No
     warm_up = build_engine(recognizers)
     for fmt in FORMATS:
         mask_document(fmt, documents(customers[-10:])[fmt], warm_up.masker(()), None)
+    gc.collect()
+    gc.freeze()
     ours = {fmt: measure_ours(fmt, docs[fmt], recognizers, repeat) for fmt in FORMATS}
     from benchmarks.naive import measure_naive
 
@@ -229,58 +258,6 @@ def run(quick: bool, csv_mb: float | None = None, csv_seconds: float | None = No
         "csv_target_mb": csv_mb, "csv_budget_seconds": budgets,
         "total_seconds": time.perf_counter() - t0,
     }
-
-
-def _stream_lines(name: str, s: dict[str, Any] | None) -> list[str]:
-    if s is None:
-        return [f"{name}: skipped (--quick)"]
-    points, slope = s["checkpoints"], ""
-    if len(points) >= 2:
-        mid, last = points[(len(points) - 1) // 2], points[-1]
-        per_100 = (last[1] - mid[1]) / (last[0] - mid[0]) * 100
-        slope = f"; RSS slope {mid[0]:.0f}-{last[0]:.0f} MB: {per_100:+.1f} MB per 100 MB"
-    return [
-        f"{name}: {s['mb_in']:.1f} MB in {s['seconds']:.1f} s = {s['mb_s']:.2f} MB/s wall, "
-        f"{s['cpu_mb_s']:.2f} MB/s CPU; deny-list at end {s['deny_list']} values",
-        f"  RSS {s['rss_start_mb']:.0f} MB at start, {s['rss_engine_mb']:.0f} MB with the "
-        f"engine warm, peak {s['rss_peak_mb']:.0f} MB (+{s['rss_growth_mb']:.0f} MB while "
-        f"streaming; ru_maxrss {s['ru_maxrss_mb']:.0f} MB){slope}",
-        f"  1 GB at this rate: {1024 / s['mb_s'] / 60:.1f} min wall",
-    ]
-
-
-def report(results: dict[str, Any]) -> str:
-    ours, naive = results["ours"], results["naive"]
-    lines = [
-        f"engine: {results['customers']} demo customers; naive Presidio ({naive['model']}) "
-        f"on the first {results['naive_customers']}; MB/s per core (best of N, wall)",
-        f"{'format':6} {'KB':>6} {'cold':>7} {'no-memo':>8} {'warm':>7} {'naive':>7} "
-        f"{'cold/naive':>11} {'warm/naive':>11}",
-    ]
-    for fmt in FORMATS:
-        o, n = ours[fmt], naive[fmt]
-        lines.append(
-            f"{fmt:6} {o['bytes'] / 1000:6.0f} {o['cold']['mb_s']:7.2f} "
-            f"{o['no_memo']['mb_s']:8.2f} {o['warm']['mb_s']:7.2f} {n['mb_s']:7.3f} "
-            f"{o['cold']['mb_s'] / n['mb_s']:11.0f} {o['warm']['mb_s'] / n['mb_s']:11.0f}")
-    lines.append(f"leaks (raw PII values of the first {results['naive_customers']} customers "
-                 "that survive, ours / naive):")
-    for fmt in FORMATS:
-        pair = {who: results["leaks"][fmt][who] for who in ("ours", "naive")}
-        which = "; ".join(f"{who}: " + ", ".join(
-            f"{e} {v['leaked']}/{v['values']}" for e, v in r["by_entity"].items() if v["leaked"])
-            for who, r in pair.items() if r["leaked"])
-        lines.append(f"  {fmt:5} {pair['ours']['leaked']} / {pair['naive']['leaked']} of "
-                     f"{pair['ours']['values']}" + (f" ({which})" if which else ""))
-    every = results["leaks_ours_all_json"]
-    lines.append(f"  ours on all {results['customers']} as JSON: {every['leaked']} of "
-                 f"{every['values']}")
-    lines.append(f"naive build {naive['build_seconds']:.1f} s; network attempts: "
-                 f"{len(naive['network_attempts'])}")
-    lines += _stream_lines("csv stream (pooled ids)", results["csv_stream"])
-    lines += _stream_lines("csv stream (distinct ids)", results["csv_stream_distinct"])
-    lines.append(f"total {results['total_seconds']:.0f} s")
-    return "\n".join(lines)
 
 
 def main() -> None:

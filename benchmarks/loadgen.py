@@ -23,9 +23,11 @@ def _wrk_ms(out: str, percentile: int) -> float:
     return float(match.group(1)) * scale
 
 
-def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(url: str, seconds: int, connections: int,
+            headers: dict[str, str] | None = None) -> dict[str, float]:
+    extra = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *extra, url],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -36,7 +38,8 @@ def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
             "errors": float(errors.group(1)) if errors else 0.0}
 
 
-async def _aiohttp_load(url: str, seconds: float, connections: int) -> dict[str, float]:
+async def _aiohttp_load(url: str, seconds: float, connections: int,
+                        headers: dict[str, str] | None = None) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -45,7 +48,7 @@ async def _aiohttp_load(url: str, seconds: float, connections: int) -> dict[str,
         nonlocal errors
         while time.perf_counter() < deadline:
             start = time.perf_counter()
-            async with session.get(url) as resp:
+            async with session.get(url, headers=headers) as resp:
                 await resp.read()
                 if resp.status != 200:
                     errors += 1
@@ -61,14 +64,16 @@ async def _aiohttp_load(url: str, seconds: float, connections: int) -> dict[str,
             "errors": float(errors)}
 
 
-def measure(url: str, seconds: int, connections: int) -> dict[str, float]:
+def measure(url: str, seconds: int, connections: int,
+            headers: dict[str, str] | None = None) -> dict[str, float]:
     """Run the load in a separate process and return rps, p50 and p99."""
     if shutil.which("wrk"):
-        result = run_wrk(url, seconds, connections)
+        result = run_wrk(url, seconds, connections, headers)
         result["tool"] = "wrk"  # type: ignore[assignment]
         return result
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.loadgen", url, str(seconds), str(connections)],
+        [sys.executable, "-m", "benchmarks.loadgen", url, str(seconds), str(connections),
+         json.dumps(headers or {})],
         capture_output=True, text=True, check=True,
     ).stdout
     result = json.loads(out)
@@ -81,5 +86,7 @@ if __name__ == "__main__":
     parser.add_argument("url")
     parser.add_argument("seconds", type=float)
     parser.add_argument("connections", type=int)
+    parser.add_argument("headers", nargs="?", default="{}", help="JSON object")
     a = parser.parse_args()
-    print(json.dumps(asyncio.run(_aiohttp_load(a.url, a.seconds, a.connections))))
+    print(json.dumps(asyncio.run(_aiohttp_load(a.url, a.seconds, a.connections,
+                                               json.loads(a.headers)))))

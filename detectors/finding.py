@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = ["Finding", "ScanReport", "Span"]
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """A detected value inside one string (offsets into that string)."""
+class Span(NamedTuple):
+    """A detected value inside one string (offsets into that string).
+
+    A named tuple: the scanner builds thousands per request, and a tuple is several
+    times cheaper to create than a frozen dataclass.
+    """
 
     entity: str
     start: int

@@ -3,11 +3,13 @@
 Customer lists repeat: the same people are listed page after page, request after
 request. Results that depend only on a value (its validated spans, its masked form for
 a set of roles) are kept here so a repeated value costs a dictionary lookup. Entries
-live in process memory only, never on disk or in logs; at most ``2 * size`` are kept.
+live in process memory only, never on disk or in logs; at most ``2 * size`` are kept,
+and at most about ``2 * max_bytes`` (a stream of unique values must not grow RSS).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["DocumentCache", "Memo"]
@@ -17,10 +19,21 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    def __init__(self, size: int = 100_000) -> None:
+    """At most ``size`` entries and about ``max_bytes`` per generation, two generations.
+
+    ``weigh`` estimates an entry's bytes (keys and values are mostly strings); when the
+    young generation is full by count or by bytes it becomes the old one, and the old
+    one is dropped. A hit in the old generation is copied to the young one.
+    """
+
+    def __init__(self, size: int = 100_000, max_bytes: int | None = None,
+                 weigh: Callable[[K, V], int] | None = None) -> None:
         self._size = size
+        self._max_bytes = max_bytes if max_bytes is not None and weigh is not None else None
+        self._weigh = weigh
         self._young: dict[K, V] = {}
         self._old: dict[K, V] = {}
+        self._bytes = 0
         self.hits = 0
         self.misses = 0
 
@@ -38,14 +51,24 @@ class Memo(Generic[K, V]):
         return None
 
     def put(self, key: K, value: V) -> None:
-        if len(self._young) >= self._size:
+        if len(self._young) >= self._size or (
+                self._max_bytes is not None and self._bytes >= self._max_bytes):
             self._old = self._young
             self._young = {}
+            self._bytes = 0
         self._young[key] = value
+        if self._weigh is not None:
+            self._bytes += self._weigh(key, value)
 
     def clear(self) -> None:
         self._young.clear()
         self._old.clear()
+        self._bytes = 0
+
+    @property
+    def bytes_estimate(self) -> int:
+        """Estimated bytes held by the young generation (the old one holds at most as many)."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._young) + len(self._old)

@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_NON_DIGIT = re.compile(r"\D")
 _CC_PREFIX = re.compile(r"^\s*(?:\(?(?:\+|00)?86\)?[\s-]?)")
 _ADMIN_DIVISIONS = re.compile(
     r"^(?:[\u4e00-\u9fff]{2,8}?(?:省|自治区|特别行政区))?"
@@ -114,7 +115,7 @@ class MobileMask(_Base):
     name = "mobile"
 
     def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
-        prefix_match = _CC_PREFIX.match(text) if len(re.sub(r"\D", "", text)) > 11 else None
+        prefix_match = _CC_PREFIX.match(text) if len(_NON_DIGIT.sub("", text)) > 11 else None
         prefix = prefix_match.group(0) if prefix_match else ""
         return prefix + partial_mask(text[len(prefix):], 3, 4)
 

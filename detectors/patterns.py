@@ -239,10 +239,15 @@ def at_boundary(text: str, start: int, end: int) -> bool:
     return not (after[:1] in _ALNUM or (after[:1] == "." and after[1:2] in _DIGITS))
 
 
+@functools.cache
+def _standalone(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
+
+
 def _word_in(word: str, window: str) -> bool:
     if not word.isascii():
         return word in window
-    return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", window) is not None
+    return _standalone(word).search(window) is not None
 
 
 def context_ok(pattern_name: str, text: str, start: int, end: int, words: Sequence[str]) -> bool:

@@ -4,8 +4,10 @@ Every validator is a pure ``(text: str) -> bool`` over one candidate string (the
 pattern matched, separators included). Validators are case-insensitive; the patterns in
 :mod:`detectors.patterns` decide which spellings are searched for at all.
 
-python-stdnum does the arithmetic (GB 11643 MOD 11-2, GB 32100 / ISO 7064, Luhn, IBAN
-mod 97, SSN ranges). What it does not do is filled in here:
+python-stdnum does the arithmetic (GB 11643 MOD 11-2, GB 32100 / ISO 7064, IBAN mod 97).
+Luhn, the resident-ID birth date and the SSN ranges are the same rules written out for
+already-normalised ASCII input, where stdnum's generic cleaning costs more than the check
+(a test compares them with stdnum). What stdnum does not do is filled in here:
 
 - ``stdnum.cn.ric`` accepts only the 18-digit form, does not reject future or pre-1900
   birth dates, and rejects a region code unless the county existed in the birth year,
@@ -23,10 +25,7 @@ import datetime
 import re
 
 from stdnum import iban as _iban
-from stdnum import luhn
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError
-from stdnum.us import ssn
 
 __all__ = [
     "PROVINCE_CODES",
@@ -67,7 +66,24 @@ _HK_MACAO_PERMIT = re.compile(r"[CW][0-9A-HJ-NP-Z][0-9]{7}|[HM][0-9]{8}(?:[0-9]{
 _TAIWAN_PERMIT = re.compile(r"[0-9]{8}(?:[0-9]{2})?")
 _SSN_SHAPE = re.compile(r"[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{3} [0-9]{2} [0-9]{4}|[0-9]{9}")
 _SSN_SAMPLES = frozenset({"123456789", "987654320", "078051120"})
+_SSN_BLACKLIST = frozenset({"078-05-1120", "457-55-5462", "219-09-9999"})  # stdnum's
 _ASCII_DIGITS = frozenset("0123456789")
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
+def _luhn(digits: str) -> bool:
+    """Luhn over ASCII digits: every second digit from the right doubled, digit-summed."""
+    backwards = digits[::-1]
+    total = sum(map(int, backwards[::2])) + sum(map(int, backwards[1::2].translate(_DOUBLED)))
+    return total % 10 == 0
+
+
+def _birth_date(number: str) -> datetime.date | None:
+    """The YYYYMMDD at offsets 6-14 of a normalised 18-character resident ID."""
+    try:
+        return datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        return None
 
 
 def normalize_digits(text: str) -> str:
@@ -128,11 +144,8 @@ def cn_resident_id(text: str) -> bool:
         number = upgrade_legacy_resident_id(number)
     if number[-1] != ric.calc_check_digit(number):
         return False
-    try:
-        born = ric.get_birth_date(number)
-    except ValidationError:
-        return False
-    return born.year >= 1900 and born <= datetime.date.today()
+    born = _birth_date(number)
+    return born is not None and born.year >= 1900 and born <= datetime.date.today()
 
 
 def cn_mobile(text: str) -> bool:
@@ -164,9 +177,9 @@ def cn_landline(text: str) -> bool:
 def bank_card(text: str) -> bool:
     """13-19 digits (spaces and dashes allowed) that pass the Luhn check."""
     number = text.strip().translate(_SEPARATORS)
-    if not 13 <= len(number) <= 19 or not set(number) <= _ASCII_DIGITS:
+    if not 13 <= len(number) <= 19 or not (number.isascii() and number.isdigit()):
         return False
-    return bool(luhn.is_valid(number))
+    return _luhn(number)
 
 
 def cn_bank_card(text: str) -> bool:
@@ -198,7 +211,10 @@ def us_ssn(text: str) -> bool:
     digits = normalize_digits(candidate)
     if len(set(digits)) == 1 or digits in _SSN_SAMPLES:
         return False
-    return bool(ssn.is_valid(digits))
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return f"{area}-{group}-{serial}" not in _SSN_BLACKLIST
 
 
 def cn_passport(text: str) -> bool:

@@ -26,6 +26,7 @@ from pydantic import (
 
 from gateway.authn.settings import AuthSettings
 from gateway.export_config import ExportConfig
+from gateway.incident_config import IncidentConfig
 from gateway.pii_config import DetectionConfig, InspectionConfig, MaskingConfig
 from gateway.policy_config import PolicyConfig
 from gateway.rate_config import RateGuardConfig
@@ -53,7 +54,8 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb":
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 ENV_PREFIX = "DLPGW_"
-STAGE_NAMES = ("metrics", "audit", "authn", "rate_guard", "authz", "export_guard", "pii_mask")
+STAGE_NAMES = ("metrics", "audit", "authn", "rate_guard", "authz", "export_guard",
+               "leak_watch", "pii_mask")
 
 
 class ConfigError(Exception):
@@ -85,6 +87,7 @@ class _Model(BaseModel):
 class ListenConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    grace_seconds: float = Field(30.0, gt=0)
 
 
 class AdminConfig(_Model):
@@ -142,7 +145,21 @@ class LimitsConfig(_Model):
 
 
 class AuditConfig(_Model):
-    path: str = "audit.log"
+    """The hash-chained audit log in the shared database (``store.url``)."""
+
+    signing_key: str | None = None
+    checkpoint_seconds: float = Field(60.0, gt=0)
+    checkpoint_entries: int = Field(10_000, ge=1)
+    retention_days: int = 365
+    prune_interval_seconds: float = Field(86_400.0, gt=0)
+    queue_max: int = Field(100_000, ge=1)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _legal_minimum(cls, value: int) -> int:
+        if value < 183:
+            raise ValueError("must be at least 183 days: the law asks for 6 months of logs")
+        return value
 
 
 class StoreConfig(_Model):
@@ -151,6 +168,15 @@ class StoreConfig(_Model):
     url: str | None = None
     counters: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = Field("dlpgw:", min_length=1)
+    policy: Literal["auto", "files", "database"] = "auto"
+    policy_poll_seconds: float = Field(0.5, gt=0, le=2)
+
+    def policy_in_database(self) -> bool:
+        """``auto``: the policy is shared through the database when that is PostgreSQL."""
+        if self.policy == "auto":
+            return bool(self.url and self.url.startswith("postgresql"))
+        return self.policy == "database"
 
     @field_validator("url")
     @classmethod
@@ -173,6 +199,7 @@ class Config(_Model):
     limits: LimitsConfig = LimitsConfig()
     audit: AuditConfig = AuditConfig()
     store: StoreConfig = StoreConfig()
+    incidents: IncidentConfig = IncidentConfig()
     secrets: SecretsConfig = SecretsConfig()
     auth: AuthSettings | None = None
     policy: PolicyConfig = PolicyConfig()

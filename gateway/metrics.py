@@ -2,13 +2,35 @@
 
 Labels are bounded: route names from config, HTTP methods folded to a fixed set,
 status codes, entity types and fixed reason strings. Never a user, an IP or a raw path.
+
+Several worker processes (``serve --workers N``) share one view through prometheus_client's
+multiprocess mode: the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers
+import anything, every value then lives in a memory-mapped file per process, and
+``render`` merges them. Each gauge therefore says how processes combine
+(``multiprocess_mode``); the mode has no Info/Enum and no custom collectors, so none is used.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+import platform
+from collections.abc import Iterable
 
-__all__ = ["KNOWN_METHODS", "GatewayMetrics", "method_label"]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+__all__ = [
+    "INSPECTION_SKIP_REASONS",
+    "KNOWN_METHODS",
+    "MULTIPROC_ENV",
+    "GatewayMetrics",
+    "method_label",
+]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+INSPECTION_SKIP_REASONS = (
+    "unknown_type", "oversize", "route_disabled", "stage_disabled", "html_script",
+)
 
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
@@ -28,6 +50,7 @@ class GatewayMetrics:
 
     def __init__(self, version: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
         r = self.registry
         self.requests = Counter(
             _P + "http_requests", "Requests handled", ["route", "method", "code"], registry=r
@@ -44,7 +67,8 @@ class GatewayMetrics:
             _P + "upstream_errors", "Upstream failures", ["reason"], registry=r
         )
         self.in_flight = Gauge(
-            _P + "http_requests_in_flight", "Requests being handled", registry=r
+            _P + "http_requests_in_flight", "Requests being handled", registry=r,
+            multiprocess_mode="livesum",
         )
         self.stage_errors = Counter(
             _P + "stage_errors", "Exceptions raised by stages", ["stage", "critical"], registry=r
@@ -79,7 +103,8 @@ class GatewayMetrics:
         )
         self.policy_reload = Gauge(
             _P + "policy_last_reload_success_timestamp_seconds",
-            "When the access policy was last loaded successfully", registry=r,
+            "When the access policy was last loaded successfully (the oldest worker's)",
+            registry=r, multiprocess_mode="livemin",
         )
         self.exports_blocked = Counter(
             _P + "exports_blocked", "Exports stopped for want of a valid approval", ["rule"],
@@ -105,11 +130,13 @@ class GatewayMetrics:
             ["kind", "result"], registry=r,
         )
         self.incidents_open = Gauge(
-            _P + "incidents_open", "Incidents not closed", ["severity"], registry=r
+            _P + "incidents_open", "Incidents not closed", ["severity"], registry=r,
+            multiprocess_mode="livemostrecent",
         )
         self.incident_notifications_overdue = Gauge(
             _P + "incident_notifications_overdue",
             "Regulatory notifications past their deadline and not sent", registry=r,
+            multiprocess_mode="livemostrecent",
         )
         self.incident_write_failures = Counter(
             _P + "incident_write_failures", "Incident events that could not be stored",
@@ -118,14 +145,33 @@ class GatewayMetrics:
         self.audit_checkpoint = Gauge(
             _P + "audit_checkpoint_timestamp_seconds",
             "When the audit log was last checkpointed and signed", registry=r,
+            multiprocess_mode="max",
+        )
+        self.approvals_pending = Gauge(
+            _P + "approvals_pending", "Export approvals waiting for a decision", registry=r,
+            multiprocess_mode="livemostrecent",
         )
         self.webhook_deliveries = Counter(
             _P + "webhook_deliveries", "Webhook delivery attempts", ["result"], registry=r
         )
         self.build_info = Gauge(
-            _P + "build_info", "Build information", ["version"], registry=r
+            _P + "build_info", "Build information", ["version", "python"], registry=r,
+            multiprocess_mode="livemax",
         )
-        self.build_info.labels(version=version).set(1)
+        self.build_info.labels(version=version, python=platform.python_version()).set(1)
+        for reason in INSPECTION_SKIP_REASONS:
+            self.inspection_skipped.labels(reason=reason)
+
+    def declare_stages(self, stages: Iterable[tuple[str, bool]]) -> None:
+        """Zero series for every stage's errors, so that rates and alerts see them from the
+        start (the response stream counts as a critical stage)."""
+        for name, critical in (*stages, ("stream", True)):
+            self.stage_errors.labels(stage=name, critical=str(critical))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition text: this registry, or every worker's files merged."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)

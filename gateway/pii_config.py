@@ -85,6 +85,7 @@ class InspectionConfig(_Model):
     """Per-route inspection behaviour; the defaults fail closed."""
 
     enabled: bool = True
+    expect_pii: bool = True
     unknown_types: Literal["block", "pass"] = "pass"
     oversize: Literal["block", "pass"] = "block"
     parse_errors: Literal["text", "block"] = "text"

@@ -5,24 +5,18 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
 
 from gateway.exchange import Exchange
 from gateway.metrics import GatewayMetrics
 from gateway.stage import Stage
 from gateway.upstream import BODY_ERRORS, classify_body_error
+from reports.incident import IncidentEvent, IncidentSink
 
-__all__ = ["IncidentHook", "Pipeline"]
+__all__ = ["Pipeline"]
 
 log = logging.getLogger("dlpgw.pipeline")
 
 Forward = Callable[[Exchange], Awaitable[None]]
-
-
-class IncidentHook(Protocol):
-    """Where fail-closed events are reported (``reports`` provides the store)."""
-
-    def __call__(self, kind: str, ex: Exchange, detail: dict[str, str]) -> None: ...
 
 
 class Pipeline:
@@ -31,12 +25,12 @@ class Pipeline:
         stages: Sequence[Stage],
         forward: Forward,
         metrics: GatewayMetrics,
-        incident: IncidentHook,
+        incidents: IncidentSink | None,
     ) -> None:
         self.stages = tuple(stages)
         self._forward = forward
         self._metrics = metrics
-        self._incident = incident
+        self._incidents = incidents
 
     async def handle(self, ex: Exchange) -> None:
         """Run the stages; an exchange refused at the front door meets only observers."""
@@ -79,7 +73,21 @@ class Pipeline:
                 code="stage_failed",
                 stage=stage.name,
             )
-            self._incident("stage_failure", ex, {"stage": stage.name, "hook": hook,
-                                                 "error": type(exc).__name__})
+            await self._report(stage.name, hook, ex, type(exc).__name__)
             return False
         return True
+
+    async def _report(self, stage: str, hook: str, ex: Exchange, error: str) -> None:
+        if self._incidents is None:
+            return
+        event = IncidentEvent(
+            kind="fail_closed", severity="high", rule=f"stage_failed:{stage}",
+            dedup_key=f"fail_closed:{stage}:{hook}:{error}",
+            summary=f"the {stage} stage failed ({error}); requests were refused with 503",
+            route=ex.route or None, upstream=ex.upstream or None, request_id=ex.request_id,
+            containment="request refused (503, fail closed)",
+            detail={"stage": stage, "hook": hook, "error": error})
+        try:
+            await self._incidents.report(event)
+        except Exception as exc:
+            log.error("could not record the fail-closed incident: %s", type(exc).__name__)

@@ -153,11 +153,29 @@ class AccessPolicy:
             self._snapshot, self._files = snapshot, files
             return True, f"loaded policy {snapshot.version} ({snapshot.size} rules), was {old}"
 
+    def load_texts(self, model_text: str,
+                   sources: Sequence[tuple[str, str]]) -> tuple[bool, str]:
+        """Validate and swap in a policy given as texts (the shared database's copy).
+
+        ``sources`` are (name, CSV text) pairs; the version is the same as for files with
+        the same texts. The file paths are kept, so ``reload()`` still means the files.
+        """
+        with self._lock:
+            old = self.version or "none"
+            try:
+                snapshot = self._build_texts(model_text, sources)
+            except Exception as exc:  # whatever fails, the new policy is refused
+                return False, f"refused: {exc}; keeping policy {old}"
+            self._snapshot = snapshot
+            return True, f"loaded policy {snapshot.version} ({snapshot.size} rules), was {old}"
+
     def _build(self, files: PolicyFiles) -> Snapshot:
-        model_text = _read(files.model)
         sources = [(files.policy.name, _read(files.policy))]
         if files.grouping is not None:
             sources.append((files.grouping.name, _read(files.grouping)))
+        return self._build_texts(_read(files.model), sources)
+
+    def _build_texts(self, model_text: str, sources: Sequence[tuple[str, str]]) -> Snapshot:
         digest = hashlib.sha256(model_text.encode())
         for _, text in sources:
             digest.update(b"\0" + text.encode())
@@ -174,11 +192,28 @@ class AccessPolicy:
                path: str) -> Decision:
         """Decide one request; raise PolicyError (→ 503) if the policy cannot answer."""
         snapshot = self._current()
-        roles = (roles,) if isinstance(roles, str) else roles
+        roles = (roles,) if isinstance(roles, str) else tuple(roles)
+        key = (user, roles, tenant, method, path)
         try:
-            return self._decide(snapshot, user, tuple(roles), (tenant or "").lower(),
-                                (method.upper(), path))
+            now = self._clock()
+            remembered: Decision | None = snapshot.recall(key, now)
+            if remembered is not None:
+                return remembered
+            decision = self._decide(snapshot, user, roles, (tenant or "").lower(),
+                                    (method.upper(), path))
         except Exception as exc:  # any failure is a 503, never an allow
+            raise PolicyError(f"policy evaluation failed: {exc!r}") from exc
+        snapshot.remember(key, decision, now)
+        return decision
+
+    def evaluate(self, user: str, roles: Iterable[str], tenant: str | None, method: str,
+                 path: str) -> Decision:
+        """Like ``decide``, but always through Casbin (never a remembered decision)."""
+        roles = (roles,) if isinstance(roles, str) else tuple(roles)
+        try:
+            return self._decide(self._current(), user, roles, (tenant or "").lower(),
+                                (method.upper(), path))
+        except Exception as exc:
             raise PolicyError(f"policy evaluation failed: {exc!r}") from exc
 
     @staticmethod

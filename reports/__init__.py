@@ -1,5 +1,3 @@
-"""Incidents, audit and request logs, report rendering and notifications."""
+"""Incidents, the audit log, report rendering and notifications."""
 
-from reports.request_log import RequestLog
-
-__all__ = ["RequestLog"]
+__all__: list[str] = []

@@ -8,6 +8,7 @@ Writes are synchronous: callers on the event loop hand them to a thread.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,12 +73,31 @@ class Database:
             yield conn
 
     def migrate(self) -> None:
+        """Upgrade to the latest schema; replicas starting together take turns.
+
+        PostgreSQL serialises through an advisory lock (``migrations/env.py``); SQLite,
+        whose DDL cannot wait on a lock held by another process, through ``flock`` on a
+        file beside the database.
+        """
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.connect() as conn:
+        with self._file_lock(), self.engine.connect() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
             conn.commit()
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def close(self) -> None:
         self.engine.dispose()

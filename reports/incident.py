@@ -8,6 +8,7 @@ configured otherwise; evidence is SHA-256 digests plus an audit-log checkpoint.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Incident",
     "IncidentEvent",
     "IncidentSink",
+    "Severity",
 ]
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -41,6 +43,8 @@ KINDS: tuple[str, ...] = (
 class IncidentEvent:
     """One observation. Events with the same ``dedup_key`` inside the window share an incident.
 
+    ``breach`` says personal data actually left (it starts the notification clocks); a
+    blocked export or a denied request is a near miss.
     ``categories`` maps entity type to count. ``detail`` holds short, PII-free strings
     (reason codes, stage names, field paths, masked previews, fingerprints).
     """
@@ -60,9 +64,24 @@ class IncidentEvent:
     record_count: int = 0
     subject_count: int = 0
     masked: bool = True
+    breach: bool = False
     evidence: dict[str, str] = field(default_factory=dict)
     containment: str | None = None
     detail: dict[str, str] = field(default_factory=dict)
+
+
+def parse_when(value: str | None) -> float | None:
+    """An ISO 8601 time or a Unix timestamp (``None`` for empty); ValueError otherwise."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time or Unix timestamp: {value[:40]!r}") from None
 
 
 class IncidentSink(Protocol):
@@ -96,6 +115,7 @@ class Incident:
     record_count: int = 0
     subject_count: int = 0
     masked: bool = True
+    breach: bool = False
     cac_grade: str | None = None
     gdpr_risk: str | None = None
     times: dict[str, float | None] = field(default_factory=dict)

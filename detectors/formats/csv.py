@@ -16,6 +16,8 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
 
 from detectors.formats.errors import FormatError
 from detectors.masker import Cell, DocumentMasker
@@ -26,6 +28,7 @@ _SNIFF_BYTES = 8192
 _SLICE_BYTES = 1 << 20
 _MAX_PENDING = 4 << 20
 _BATCH_CHARS = 1 << 20
+_cell = tuple.__new__  # Cell(...) without the named tuple's Python-level __new__
 _DELIMITERS = (",", ";", "\t", "|")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8", frozenset({"utf-8", "utf-8-sig"})),
@@ -98,11 +101,15 @@ def _line_ending(raw: str) -> str:
 
 
 class CsvStreamMasker:
-    """Feed the body in chunks; each call returns the masked bytes that are ready."""
+    """Feed the body in chunks; each call returns the masked bytes that are ready.
+
+    A stream's rows are mostly unique, so by default they are not kept in the record
+    memo (``remember_records``); a whole document (:func:`mask_csv`) is."""
 
     def __init__(self, masker: DocumentMasker, charset: str | None,
-                 batch_rows: int = 500) -> None:
+                 batch_rows: int = 500, remember_records: bool = False) -> None:
         self._masker = masker
+        masker.remember_records = remember_records
         self._declared = charset
         self._batch_rows = max(1, batch_rows)
         self._head = bytearray()
@@ -116,6 +123,8 @@ class CsvStreamMasker:
         self._batch: list[_Row] = []
         self._batch_chars = 0
         self._rows = 0
+        self._out = io.StringIO()
+        self._writer: Any = None
 
     @property
     def charset(self) -> str:
@@ -208,7 +217,7 @@ class CsvStreamMasker:
 
     def _flush(self) -> str:
         records = [self._cells(row) for row in self._batch]
-        masked = self._masker.mask_batch(records)
+        masked = self._masker.mask_batch(records, self._locate)
         if self._batch and self._batch[0].number == 1:
             self._masker.report.records -= 1  # the header row is scanned, but is no record
         pieces = [row.raw if new == row.fields else self._write(new, row.raw)
@@ -218,27 +227,35 @@ class CsvStreamMasker:
         return "".join(pieces)
 
     def _cells(self, row: _Row) -> list[Cell]:
-        if row.number == 1 or len(row.fields) > len(self._keys):
-            keys = self._keys if row.number > 1 else []
+        """Cells keyed by the header (none for the header row itself or extra fields).
+
+        Locations are left empty: :meth:`_locate` names a finding's row and column."""
+        keys: list[str | None] = self._keys
+        if row.number == 1 or len(row.fields) > len(keys):
+            keys = keys if row.number > 1 else []
             keys = keys + [None] * (len(row.fields) - len(keys))
-            names = [key or str(index + 1) for index, key in enumerate(keys)]
-        else:
-            keys, names = self._keys, self._names
-        prefix = f"row {row.number}, column "
-        return [Cell(key, value, prefix + name)
-                for key, value, name in zip(keys, row.fields, names, strict=False)]
+        return list(map(_cell, repeat(Cell), zip(keys, row.fields, repeat(""))))
+
+    def _locate(self, record: int, column: int) -> str:
+        row = self._batch[record]
+        name = self._names[column] if row.number > 1 and column < len(self._names) else ""
+        return f"row {row.number}, column {name or str(column + 1)}"
 
     def _write(self, fields: list[str], raw: str) -> str:
-        buffer = io.StringIO()
-        csv.writer(buffer, delimiter=self._delimiter or ",", lineterminator="\r\n").writerow(fields)
-        return buffer.getvalue()[:-2] + _line_ending(raw)
+        if self._writer is None:
+            self._writer = csv.writer(self._out, delimiter=self._delimiter or ",",
+                                      lineterminator="\r\n")
+        self._out.seek(0)
+        self._out.truncate()
+        self._writer.writerow(fields)
+        return self._out.getvalue()[:-2] + _line_ending(raw)
 
 
 def mask_csv(data: bytes, masker: DocumentMasker, charset: str | None = None) -> bytes:
     """Mask a whole CSV body; an undeclared charset is guessed from the whole body."""
     if charset is None:
         charset = _choose_charset(data, None, final=True)[1]
-    stream = CsvStreamMasker(masker, charset)
+    stream = CsvStreamMasker(masker, charset, remember_records=True)
     view = memoryview(data)
     pieces = [stream.feed(bytes(view[i : i + _SLICE_BYTES]))
               for i in range(0, len(data), _SLICE_BYTES)]

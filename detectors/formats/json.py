@@ -9,7 +9,6 @@ not rewritten. Output is compact UTF-8 JSON with the same structure and key orde
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
@@ -19,7 +18,8 @@ from detectors.masker import Cell, DocumentMasker
 
 __all__ = ["dump_json", "load_json", "mask_json", "mask_json_value"]
 
-_Slot = tuple[Any, Any, Any]
+_Slots = tuple[Any, list[Any], str]  # a container, its scalar members' keys, its pointer
+_cell = tuple.__new__  # Cell(...) without the named tuple's Python-level __new__
 
 
 def _pointer(parent: str, key: str | int) -> str:
@@ -28,17 +28,34 @@ def _pointer(parent: str, key: str | int) -> str:
     return parent + "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-_BIG_INT = re.compile(rb"[0-9]{19,}")
+_ZEROS = b"0" * 19
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_BEFORE_NUMBER = frozenset(b"[:,-")
+_SPACE = frozenset(b" \t\r\n")
 
 
 def _has_big_int(data: bytes | str) -> bool:
-    raw = data.encode() if isinstance(data, str) else data
-    return _BIG_INT.search(raw) is not None
+    """A 19+ digit run that may be a JSON number: after ``[`` ``:`` ``,`` ``-`` (and
+    whitespace) or at the start. One inside a string (a bank card) does not count.
+    Digits are mapped to ``0`` first, so runs are found by ``bytes.find``."""
+    raw = (data.encode() if isinstance(data, str) else data).translate(_DIGITS_TO_ZERO)
+    pos = 0
+    while (at := raw.find(_ZEROS, pos)) >= 0:
+        before = at - 1
+        while before >= 0 and raw[before] in _SPACE:
+            before -= 1
+        if before < 0 or raw[before] in _BEFORE_NUMBER:
+            return True
+        pos = at + len(_ZEROS)
+        while pos < len(raw) and raw[pos] == 48:
+            pos += 1
+    return False
 
 
 def load_json(data: bytes | str) -> Any:
     """Parse JSON. orjson turns integers beyond 64 bits into floats (losing digits an
-    account number needs), so a body with a 19+ digit run is parsed by the stdlib."""
+    account number needs), so a body that may hold a 19+ digit number is parsed by the
+    stdlib."""
     if not _has_big_int(data):
         try:
             return orjson.loads(data)
@@ -51,34 +68,53 @@ def load_json(data: bytes | str) -> Any:
         raise FormatError("json", problem) from None
 
 
-def _collect(node: Any, pointer: str, key: str | None,
-             records: list[list[Cell]], slots: list[list[_Slot]]) -> None:
-    stack: list[tuple[Any, str, str | None]] = [(node, pointer, key)]
+def _collect(node: Any, records: list[list[Cell]], slots: list[_Slots]) -> None:
+    """One record per container with scalar members; cells have no location string
+    (``_Slots`` keep what :func:`mask_json_value` needs to name one as a pointer)."""
+    stack: list[tuple[Any, str, str | None]] = [(node, "", None)]
     while stack:
         current, path, parent_key = stack.pop()
-        if isinstance(current, dict):
+        kind = type(current)
+        if kind is dict or isinstance(current, dict):
             items: Any = current.items()
-        elif isinstance(current, list):
+        elif kind is list or isinstance(current, list):
             items = enumerate(current)
         else:
             continue
         cells: list[Cell] = []
-        places: list[_Slot] = []
+        places: list[Any] = []
         for k, value in items:
-            child = _pointer(path, k)
-            name = k if isinstance(k, str) else parent_key
-            if isinstance(value, str):
-                cells.append(Cell(name, value, child))
-                places.append((current, k, value))
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                cells.append(Cell(name, repr(value) if isinstance(value, float) else str(value),
-                                  child))
-                places.append((current, k, value))
-            elif isinstance(value, dict | list):
-                stack.append((value, child, name))
+            name = k if type(k) is str else parent_key
+            kind = type(value)
+            if kind is str:
+                cells.append(_cell(Cell, (name, value, "")))
+                places.append(k)
+            elif kind is int or kind is float:
+                cells.append(_cell(Cell, (name, str(value) if kind is int else repr(value), "")))
+                places.append(k)
+            elif kind is dict or kind is list:
+                stack.append((value, _pointer(path, k), name))
+            elif not isinstance(value, bool | type(None)):
+                _collect_other(value, (k, name, _pointer(path, k)), stack, (cells, places))
         if cells:
             records.append(cells)
-            slots.append(places)
+            slots.append((current, places, path))
+
+
+def _collect_other(value: Any, where: tuple[Any, str | None, str],
+                   stack: list[tuple[Any, str, str | None]],
+                   into: tuple[list[Cell], list[Any]]) -> None:
+    """Subclasses of the JSON types (from a caller's own decoder)."""
+    k, name, child = where
+    if isinstance(value, str):
+        into[0].append(Cell(name, str(value), ""))
+        into[1].append(k)
+    elif isinstance(value, int | float):
+        into[0].append(Cell(name, repr(value) if isinstance(value, float) else str(value),
+                            ""))
+        into[1].append(k)
+    elif isinstance(value, dict | list):
+        stack.append((value, child, name))
 
 
 def mask_json_value(doc: Any, masker: DocumentMasker) -> Any:
@@ -86,15 +122,18 @@ def mask_json_value(doc: Any, masker: DocumentMasker) -> Any:
     if isinstance(doc, str):
         return masker.mask_text(doc, "")
     records: list[list[Cell]] = []
-    slots: list[list[_Slot]] = []
-    _collect(doc, "", None, records, slots)
-    masked = masker.mask_batch(records)
-    for record, places, values in zip(records, slots, masked, strict=True):
-        for cell, (container, key, original), value in zip(record, places, values, strict=True):
-            if value != cell.value:
+    slots: list[_Slots] = []
+    _collect(doc, records, slots)
+
+    def locate(record: int, cell: int) -> str:
+        _, keys, path = slots[record]
+        return _pointer(path, keys[cell])
+
+    masked = masker.mask_batch(records, locate)
+    for record, (container, keys, _), values in zip(records, slots, masked, strict=True):
+        for cell, key, value in zip(record, keys, values, strict=True):
+            if value is not cell.value and value != cell.value:
                 container[key] = value
-            elif not isinstance(original, str):
-                container[key] = original
     return doc
 
 

@@ -33,10 +33,14 @@ def _dump(doc: Any) -> bytes:
 
 
 class NdjsonStreamMasker:
-    """Feed the body in chunks; each call returns the masked bytes that are ready."""
+    """Feed the body in chunks; each call returns the masked bytes that are ready.
 
-    def __init__(self, masker: DocumentMasker, batch_lines: int = 500) -> None:
+    As for CSV, a stream's records skip the record memo unless ``remember_records``."""
+
+    def __init__(self, masker: DocumentMasker, batch_lines: int = 500,
+                 remember_records: bool = False) -> None:
         self._masker = masker
+        masker.remember_records = remember_records
         self._batch_lines = max(1, batch_lines)
         self._pending = bytearray()
         self._batch: list[tuple[int, bytes]] = []
@@ -104,5 +108,5 @@ def _load_line(number: int, raw: bytes) -> Any:
 
 
 def mask_ndjson(data: bytes, masker: DocumentMasker) -> bytes:
-    stream = NdjsonStreamMasker(masker)
+    stream = NdjsonStreamMasker(masker, remember_records=True)
     return stream.feed(data) + stream.finish()

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.exchange import Principal
 from gateway.policy_watch import PolicyWatcher
-from reports.request_log import RequestLog
+from reports.audit_log import AuditLog, AuditWriteError
 
 __all__ = ["add_policy_reload_route"]
 
@@ -16,7 +16,7 @@ Identify = Callable[[web.Request], Awaitable[Principal | None]]
 
 
 def add_policy_reload_route(app: web.Application, prefix: str, watcher: PolicyWatcher,
-                            identify: Identify, log: RequestLog) -> None:
+                            identify: Identify, log: AuditLog) -> None:
     async def reload(request: web.Request) -> web.Response:
         principal = await identify(request)
         if principal is None:
@@ -25,8 +25,12 @@ def add_policy_reload_route(app: web.Application, prefix: str, watcher: PolicyWa
             return web.json_response({"error": "forbidden",
                                       "reason": "the admin role is required"}, status=403)
         ok, message = watcher.reload(f"admin {principal.user}")
-        log.append({"event": "policy_reload", "actor": principal.user, "ok": ok,
-                    "message": message})
+        try:
+            await log.append_durable({"kind": "policy_reload", "actor": principal.user,
+                                      "ok": ok, "message": message})
+        except AuditWriteError:
+            return web.json_response({"ok": ok, "message": message,
+                                      "error": "audit_unavailable"}, status=503)
         return web.json_response({"ok": ok, "message": message}, status=200 if ok else 422)
 
     app.router.add_post(prefix + "policy/reload", reload)

@@ -1,4 +1,10 @@
-"""Health, readiness and metrics endpoints."""
+"""Health, readiness and metrics endpoints.
+
+``healthz`` (liveness) answers while the event loop runs. ``readyz`` (readiness) checks the
+upstreams, the request log and the detectors, and turns 503 ``draining`` once a graceful
+shutdown has begun. ``metrics`` is the Prometheus exposition, merged over all workers
+when several serve the port.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,10 @@ from aiohttp import web
 
 from gateway.runtime import GATEWAY
 
-__all__ = ["add_admin_routes"]
+__all__ = ["DRAINING", "add_admin_routes"]
 
 _PROM_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DRAINING = web.AppKey("draining", asyncio.Event)
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -18,6 +25,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
+    if request.app[DRAINING].is_set():
+        return web.json_response({"status": "draining", "checks": {}}, status=503)
     gw = request.app[GATEWAY]
     names = sorted(gw.config.upstreams)
     results = await asyncio.gather(*(gw.upstreams.probe(name) for name in names))
@@ -25,7 +34,7 @@ async def _readyz(request: web.Request) -> web.Response:
         f"upstream:{name}": "ok" if ok else "unreachable"
         for name, ok in zip(names, results, strict=True)
     }
-    checks["request_log"] = "ok" if gw.request_log.writable() else "failing"
+    checks["audit_log"] = "ok" if gw.audit_log.healthy() else "failing"
     if "pii_mask" in gw.config.stages:
         failing = gw.selftest_failures
         checks["detectors"] = "ok" if not failing else "self-test failed: " + ", ".join(failing)
@@ -37,7 +46,7 @@ async def _readyz(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
-    body = request.app[GATEWAY].metrics.render()
+    body = await asyncio.to_thread(request.app[GATEWAY].metrics.render)
     return web.Response(body=body, headers={"Content-Type": _PROM_TYPE})
 
 
@@ -46,7 +55,22 @@ async def _not_found(request: web.Request) -> web.Response:
                              status=404)
 
 
+async def _draining(app: web.Application) -> None:
+    app[DRAINING].set()
+
+
+async def _close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+    """While draining, every response says ``Connection: close``: a keep-alive client learns
+    it must reconnect instead of racing the connection's close with its next request."""
+    if request.app[DRAINING].is_set():
+        response.force_close()
+        response.headers["Connection"] = "close"
+
+
 def add_admin_routes(app: web.Application, prefix: str) -> None:
+    app[DRAINING] = asyncio.Event()
+    app.on_shutdown.append(_draining)
+    app.on_response_prepare.append(_close_when_draining)
     app.router.add_get(prefix + "healthz", _healthz)
     app.router.add_get(prefix + "readyz", _readyz)
     app.router.add_get(prefix + "metrics", _metrics)

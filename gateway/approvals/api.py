@@ -12,11 +12,11 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-import orjson
 from aiohttp import web
 
+from gateway.admin._http import fail, int_field, json_body, json_response, text_field
 from gateway.approvals.store import Approval, ApprovalError, ApprovalRequest, ApprovalStore
 from gateway.exchange import Principal
 from gateway.paths import PathError, canonical_path
@@ -29,7 +29,6 @@ Authenticate = Callable[[web.Request], Awaitable[Principal | None]]
 EventHook = Callable[[str, Approval, str], Awaitable[None] | None]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_MAX_TEXT = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,60 +46,11 @@ def sorted_query(query: str) -> str:
     return "&".join(sorted(pair for pair in query.removeprefix("?").split("&") if pair))
 
 
-def _fail(status: int, code: str, reason: str) -> NoReturn:
-    body = orjson.dumps({"error": code, "reason": reason}).decode()
-    raise _http_error(status, body)
-
-
-def _http_error(status: int, body: str) -> web.HTTPException:
-    classes: dict[int, type[web.HTTPException]] = {
-        400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden,
-        404: web.HTTPNotFound, 409: web.HTTPConflict}
-    return classes[status](text=body, content_type="application/json")
-
-
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status,
-                        content_type="application/json")
-
-
-def _text(body: dict[str, Any], name: str, required: bool) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        _fail(400, "invalid_field", f"{name} must be a non-empty string")
-    if len(value) > _MAX_TEXT:
-        _fail(400, "invalid_field", f"{name} is longer than {_MAX_TEXT} characters")
-    return value
-
-
-def _int(body: dict[str, Any], name: str, bounds: tuple[int, int], default: int | None) -> int:
-    value = body.get(name, default)
-    low, high = bounds
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(400, "invalid_field", f"{name} must be an integer in {low}..{high}")
-    return value
-
-
 def _entities(body: dict[str, Any]) -> tuple[str, ...]:
     value = body.get("unmask", [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        _fail(400, "invalid_field", "unmask must be a list of entity names")
+        fail(400, "invalid_field", "unmask must be a list of entity names")
     return tuple(value)
-
-
-async def _body(request: web.Request, required: bool) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw and not required:
-        return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        _fail(400, "invalid_json", "body must be a JSON object")
-    if not isinstance(body, dict):
-        _fail(400, "invalid_json", "body must be a JSON object")
-    return body
 
 
 def _is(principal: Principal, role: str) -> bool:
@@ -126,7 +76,7 @@ class _Handlers:
     async def _principal(self, request: web.Request) -> Principal:
         principal = await self._authenticate(request)
         if principal is None:
-            _fail(401, "unauthenticated", "authentication required")
+            fail(401, "unauthenticated", "authentication required")
         return principal
 
     async def _event(self, kind: str, approval: Approval, actor: str) -> None:
@@ -138,66 +88,66 @@ class _Handlers:
     async def _visible(self, request: web.Request, principal: Principal) -> Approval:
         approval = await self._store.get(request.match_info["id"])
         if approval is None or not _can_view(principal, approval):
-            _fail(404, "not_found", "no such approval")
+            fail(404, "not_found", "no such approval")
         return approval
 
     def _draft(self, body: dict[str, Any]) -> tuple[ApprovalRequest, str | None]:
-        method = _text(body, "method", True) or ""
+        method = text_field(body, "method", True) or ""
         if method.upper() not in _METHODS:
-            _fail(400, "invalid_field", "method is not a known HTTP method")
+            fail(400, "invalid_field", "method is not a known HTTP method")
         try:
-            path = canonical_path(_text(body, "path", True) or "")
+            path = canonical_path(text_field(body, "path", True) or "")
         except PathError as exc:
-            _fail(400, "invalid_path", str(exc))
+            fail(400, "invalid_path", str(exc))
         query = body.get("query") or ""
         if not isinstance(query, str):
-            _fail(400, "invalid_field", "query must be a string")
+            fail(400, "invalid_field", "query must be a string")
         request = ApprovalRequest(
             method=method.upper(), path=path,
             query_fp=self._options.fingerprint(sorted_query(query)),
-            reason=_text(body, "reason", True) or "",
-            max_records=_int(body, "max_records", (1, 100_000), None),
-            unmask=_entities(body), ticket=_text(body, "ticket", False),
-            ttl_seconds=_int(body, "ttl_seconds", (60, 86_400), 3600),
+            reason=text_field(body, "reason", True) or "",
+            max_records=int_field(body, "max_records", (1, 100_000), None),
+            unmask=_entities(body), ticket=text_field(body, "ticket", False),
+            ttl_seconds=int_field(body, "ttl_seconds", (60, 86_400), 3600),
             approvals_needed=self._options.approvals_needed)
         return request, tenant_from_path(path.lower(), self._options.tenant_patterns)
 
     async def create(self, request: web.Request) -> web.Response:
         principal = await self._principal(request)
-        draft, tenant = self._draft(await _body(request, True))
+        draft, tenant = self._draft(await json_body(request, True))
         if (tenant is not None and "admin" not in principal.roles
                 and not _covers(principal.tenants, tenant)):
-            _fail(400, "unknown_tenant", "the path names a tenant you do not belong to")
+            fail(400, "unknown_tenant", "the path names a tenant you do not belong to")
         approval = await self._store.create(principal.user, tenant, draft)
         await self._event("created", approval, principal.user)
-        return _json(asdict(approval), status=201)
+        return json_response(asdict(approval), status=201)
 
     async def list(self, request: web.Request) -> web.Response:
         principal = await self._principal(request)
         state = request.query.get("state")
         rows = await self._store.list(state=state)
-        return _json({"approvals": [asdict(a) for a in rows if _can_view(principal, a)]})
+        return json_response({"approvals": [asdict(a) for a in rows if _can_view(principal, a)]})
 
     async def get(self, request: web.Request) -> web.Response:
         principal = await self._principal(request)
-        return _json(asdict(await self._visible(request, principal)))
+        return json_response(asdict(await self._visible(request, principal)))
 
     async def decide(self, request: web.Request) -> web.Response:
         principal = await self._principal(request)
         if not _is(principal, "approver"):
-            _fail(403, "forbidden", "the approver role is required")
-        comment = _text(await _body(request, False), "comment", False)
+            fail(403, "forbidden", "the approver role is required")
+        comment = text_field(await json_body(request, False), "comment", False)
         tenants = ("*",) if "admin" in principal.roles else principal.tenants
         action = request.match_info["action"]
         decide = self._store.approve if action == "approve" else self._store.deny
         try:
             approval = await decide(request.match_info["id"], principal.user, tenants, comment)
         except ApprovalError as exc:
-            _fail(404 if exc.code == "unknown" else 409, exc.code, exc.message)
+            fail(404 if exc.code == "unknown" else 409, exc.code, exc.message)
         kind = "denied" if action == "deny" else (
             "approved" if approval.state == "approved" else "approval_recorded")
         await self._event(kind, approval, principal.user)
-        return _json(asdict(approval))
+        return json_response(asdict(approval))
 
     async def revoke(self, request: web.Request) -> web.Response:
         principal = await self._principal(request)
@@ -205,13 +155,13 @@ class _Handlers:
         allowed = ("admin" in principal.roles or current.requester == principal.user
                    or (_is(principal, "approver") and _covers(principal.tenants, current.tenant)))
         if not allowed:
-            _fail(403, "forbidden", "only the requester or a tenant approver may revoke")
+            fail(403, "forbidden", "only the requester or a tenant approver may revoke")
         try:
             approval = await self._store.revoke(current.id, principal.user)
         except ApprovalError as exc:
-            _fail(409, exc.code, exc.message)
+            fail(409, exc.code, exc.message)
         await self._event("revoked", approval, principal.user)
-        return _json(asdict(approval))
+        return json_response(asdict(approval))
 
 
 def add_approval_routes(app: web.Application, prefix: str, store: ApprovalStore,

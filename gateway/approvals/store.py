@@ -1,12 +1,15 @@
-"""Export approvals in one SQLite file: create, decide (M-of-N), consume atomically, expire.
+"""Export approvals in the shared database: create, decide (M-of-N), consume atomically, expire.
 
-Reads and writes only its own database (WAL mode, ``busy_timeout``), so several gateway
-processes can share one file. ``consume`` checks and spends a use in a single
-``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``: two racing consumers can never both win.
-Refuses (``ApprovalError``) self-approval, approvers outside the tenant, double votes,
-decisions on requests that are not pending, and any use that does not match the approved
-requester, method, canonical path, query fingerprint and record ceiling, or comes at or
-after ``expires_at``.
+The table lives in the gateway's database (``reports.database``: the embedded SQLite file
+or PostgreSQL), so every gateway process and host sees the same approvals. ``consume``
+checks and spends a use in a single ``UPDATE ... RETURNING``: on PostgreSQL a second
+concurrent consumer waits for the first and re-checks the row (``uses_left > 0`` no longer
+holds), on SQLite ``BEGIN IMMEDIATE`` serialises writers; two racing consumers can never
+both win. Decisions lock the row (``SELECT ... FOR UPDATE`` on PostgreSQL) so concurrent
+approvers cannot lose a vote. Refuses (``ApprovalError``) self-approval, approvers outside
+the tenant, double votes, decisions on requests that are not pending, and any use that does
+not match the approved requester, method, canonical path, query fingerprint and record
+ceiling, or comes at or after ``expires_at``.
 """
 
 from __future__ import annotations
@@ -14,44 +17,35 @@ from __future__ import annotations
 import asyncio
 import builtins
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from reports.database import Database, open_database, sqlite_url
 
 __all__ = ["Approval", "ApprovalError", "ApprovalRequest", "ApprovalStore", "ApprovalUse"]
 
 _T = TypeVar("_T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY, requester TEXT NOT NULL, tenant TEXT, method TEXT NOT NULL,
-    path TEXT NOT NULL, query_fp TEXT NOT NULL, max_records INTEGER NOT NULL,
-    unmask TEXT NOT NULL DEFAULT '[]', reason TEXT NOT NULL, ticket TEXT,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
-        ('pending', 'approved', 'denied', 'revoked', 'expired', 'used')),
-    approvals_needed INTEGER NOT NULL DEFAULT 1, approvers TEXT NOT NULL DEFAULT '[]',
-    created_at REAL NOT NULL, expires_at REAL NOT NULL,
-    uses_left INTEGER NOT NULL DEFAULT 1, decided_comment TEXT
-);
-CREATE INDEX IF NOT EXISTS approvals_state ON approvals (state, expires_at);
-CREATE INDEX IF NOT EXISTS approvals_tenant ON approvals (tenant);
-"""
-
-_CONSUME = """
-UPDATE approvals
-SET uses_left = uses_left - 1,
-    state = CASE WHEN uses_left - 1 = 0 THEN 'used' ELSE state END
-WHERE id = ? AND state = 'approved' AND requester = ? AND method = ? AND path = ?
-  AND query_fp = ? AND max_records >= ? AND expires_at > ? AND uses_left > 0
-RETURNING *
-"""
+_TABLE = sa.Table(
+    "approvals", sa.MetaData(),
+    sa.Column("id", sa.String(40), primary_key=True), sa.Column("requester", sa.Text),
+    sa.Column("tenant", sa.Text), sa.Column("method", sa.String(16)),
+    sa.Column("path", sa.Text), sa.Column("query_fp", sa.Text),
+    sa.Column("max_records", sa.BigInteger), sa.Column("unmask", sa.Text),
+    sa.Column("reason", sa.Text), sa.Column("ticket", sa.Text),
+    sa.Column("state", sa.String(16)), sa.Column("approvals_needed", sa.Integer),
+    sa.Column("approvers", sa.Text), sa.Column("created_at", sa.Float),
+    sa.Column("expires_at", sa.Float), sa.Column("uses_left", sa.Integer),
+    sa.Column("decided_comment", sa.Text),
+)
+_C = _TABLE.c
 
 
 class ApprovalError(Exception):
@@ -113,10 +107,12 @@ class Approval:
     decided_comment: str | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Approval:
-        data: dict[str, Any] = dict(row)
+    def from_row(cls, row: RowMapping) -> Approval:
+        data = {f.name: row[f.name] for f in fields(cls)}
         data["unmask"] = tuple(orjson.loads(data["unmask"]))
         data["approvers"] = tuple(orjson.loads(data["approvers"]))
+        data["created_at"] = float(data["created_at"])
+        data["expires_at"] = float(data["expires_at"])
         return cls(**data)
 
 
@@ -135,162 +131,168 @@ def _use_refusal(row: Approval, use: ApprovalUse, now: float) -> ApprovalError:
     return ApprovalError("too_many_records", f"approval covers at most {row.max_records}")
 
 
-class ApprovalStore:
-    """The approvals table; async methods run the blocking SQLite calls in a thread."""
+def _decision_refusal(row: Approval, approver: str,
+                      approver_tenants: tuple[str, ...]) -> ApprovalError | None:
+    if row.state != "pending":
+        return ApprovalError("not_pending", f"approval is {row.state}")
+    if approver == row.requester:
+        return ApprovalError("self_approval", "requesters cannot decide their own request")
+    if "*" not in approver_tenants and row.tenant not in approver_tenants:
+        return ApprovalError("wrong_tenant", "approver is not responsible for this tenant")
+    if approver in row.approvers:
+        return ApprovalError("already_approved", "this approver has already approved")
+    return None
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
+
+def _fetch(conn: Connection, approval_id: str, lock: bool = False) -> Approval | None:
+    query = sa.select(_TABLE).where(_C.id == approval_id)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL; SQLite already holds the write lock
+    row = conn.execute(query).mappings().first()
+    return None if row is None else Approval.from_row(row)
+
+
+def _update(conn: Connection, approval_id: str, **values: Any) -> Approval:
+    statement = sa.update(_TABLE).where(_C.id == approval_id).values(**values)
+    return Approval.from_row(conn.execute(statement.returning(_TABLE)).mappings().one())
+
+
+class ApprovalStore:
+    """The approvals table; async methods run the blocking database calls in a thread.
+
+    A refusal that changed the row (a stale request found while deciding is expired)
+    commits that change before the ``ApprovalError`` is raised.
+    """
+
+    def __init__(self, db: Database, *, owned: bool = False) -> None:
+        self._db = db
+        self._owned = owned
 
     @classmethod
-    def open(cls, path: str | Path, busy_timeout_ms: int = 5000) -> ApprovalStore:
-        if sqlite3.sqlite_version_info < (3, 35, 0):
-            raise RuntimeError("SQLite >= 3.35 is required (UPDATE ... RETURNING)")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000,
-                               isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_SCHEMA)
-        return cls(conn)
+    def open(cls, target: str | Path) -> ApprovalStore:
+        """A store on its own database: a URL, or a path to an SQLite file (tests, tools)."""
+        url = target if isinstance(target, str) and "://" in target else sqlite_url(
+            Path(target))
+        return cls(open_database(url), owned=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Dispose of the database if this store opened it (a shared one stays open)."""
+        if self._owned:
+            self._db.close()
 
-    async def _run(self, fn: Callable[[], _T]) -> _T:
-        def locked() -> _T:
-            with self._lock:
-                return fn()
-        return await asyncio.to_thread(locked)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE``; a refusal still commits what it wrote (an expiry)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except ApprovalError:
-            self._conn.execute("COMMIT")
-            raise
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
-    def _fetch(self, approval_id: str) -> Approval | None:
-        row = self._conn.execute("SELECT * FROM approvals WHERE id = ?",
-                                 (approval_id,)).fetchone()
-        return None if row is None else Approval.from_row(row)
-
-    def _returning(self, sql: str, args: tuple[Any, ...]) -> Approval:
-        rows = self._conn.execute(sql + " RETURNING *", args).fetchall()
-        return Approval.from_row(rows[0])
+    async def _write(self, fn: Callable[[Connection], _T | ApprovalError]) -> _T:
+        def run() -> _T | ApprovalError:
+            with self._db.begin() as conn:
+                return fn(conn)
+        result = await asyncio.to_thread(run)
+        if isinstance(result, ApprovalError):
+            raise result
+        return result
 
     async def create(self, requester: str, tenant: str | None,
                      request: ApprovalRequest) -> Approval:
-        def run() -> Approval:
+        def run(conn: Connection) -> Approval:
             now = time.time()
-            with self._transaction():
-                return self._returning(
-                    "INSERT INTO approvals (id, requester, tenant, method, path, query_fp,"
-                    " max_records, unmask, reason, ticket, approvals_needed, created_at,"
-                    " expires_at, uses_left) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (secrets.token_urlsafe(16), requester, tenant, request.method, request.path,
-                     request.query_fp, request.max_records, orjson.dumps(request.unmask),
-                     request.reason, request.ticket, max(1, request.approvals_needed), now,
-                     now + request.ttl_seconds, max(1, request.uses)))
-        return await self._run(run)
+            statement = sa.insert(_TABLE).values(
+                id=secrets.token_urlsafe(16), requester=requester, tenant=tenant,
+                method=request.method, path=request.path, query_fp=request.query_fp,
+                max_records=request.max_records, unmask=orjson.dumps(request.unmask).decode(),
+                reason=request.reason, ticket=request.ticket, state="pending",
+                approvals_needed=max(1, request.approvals_needed),
+                approvers="[]", created_at=now, expires_at=now + request.ttl_seconds,
+                uses_left=max(1, request.uses), decided_comment=None)
+            return Approval.from_row(conn.execute(statement.returning(_TABLE)).mappings().one())
+        return await self._write(run)
 
     async def get(self, approval_id: str) -> Approval | None:
-        return await self._run(lambda: self._fetch(approval_id))
+        def run() -> Approval | None:
+            with self._db.read() as conn:
+                return _fetch(conn, approval_id)
+        return await asyncio.to_thread(run)
 
     async def list(self, state: str | None = None,
                    tenant: str | None = None) -> builtins.list[Approval]:
         def run() -> builtins.list[Approval]:
-            rows = self._conn.execute(
-                "SELECT * FROM approvals WHERE (?1 IS NULL OR state = ?1)"
-                " AND (?2 IS NULL OR tenant = ?2) ORDER BY created_at, rowid",
-                (state, tenant)).fetchall()
-            return [Approval.from_row(row) for row in rows]
-        return await self._run(run)
+            query = sa.select(_TABLE).order_by(_C.created_at, _C.id)
+            if state is not None:
+                query = query.where(_C.state == state)
+            if tenant is not None:
+                query = query.where(_C.tenant == tenant)
+            with self._db.read() as conn:
+                return [Approval.from_row(row) for row in conn.execute(query).mappings()]
+        return await asyncio.to_thread(run)
 
-    def _decidable(self, approval_id: str, approver: str,
-                   approver_tenants: tuple[str, ...]) -> Approval:
+    @staticmethod
+    def _decidable(conn: Connection, approval_id: str, approver: str,
+                   approver_tenants: tuple[str, ...]) -> Approval | ApprovalError:
         """The pending row ``approver`` may decide on; expires it if it is stale."""
-        row = self._fetch(approval_id)
+        row = _fetch(conn, approval_id, lock=True)
         if row is None:
-            raise ApprovalError("unknown", "no such approval")
-        if row.state != "pending":
-            raise ApprovalError("not_pending", f"approval is {row.state}")
-        if row.expires_at <= time.time():
-            self._conn.execute("UPDATE approvals SET state = 'expired' WHERE id = ?",
-                               (approval_id,))
-            raise ApprovalError("expired", "approval request has expired")
-        if approver == row.requester:
-            raise ApprovalError("self_approval", "requesters cannot decide their own request")
-        if "*" not in approver_tenants and row.tenant not in approver_tenants:
-            raise ApprovalError("wrong_tenant", "approver is not responsible for this tenant")
-        if approver in row.approvers:
-            raise ApprovalError("already_approved", "this approver has already approved")
-        return row
+            return ApprovalError("unknown", "no such approval")
+        if row.state == "pending" and row.expires_at <= time.time():
+            _update(conn, approval_id, state="expired")
+            return ApprovalError("expired", "approval request has expired")
+        return _decision_refusal(row, approver, approver_tenants) or row
 
     async def approve(self, approval_id: str, approver: str,
                       approver_tenants: tuple[str, ...], comment: str | None) -> Approval:
-        def run() -> Approval:
-            with self._transaction():
-                row = self._decidable(approval_id, approver, approver_tenants)
-                approvers = (*row.approvers, approver)
-                state = "approved" if len(approvers) >= row.approvals_needed else "pending"
-                return self._returning("UPDATE approvals SET approvers = ?, state = ?,"
-                                    " decided_comment = ? WHERE id = ?",
-                                    (orjson.dumps(approvers), state, comment, approval_id))
-        return await self._run(run)
+        def run(conn: Connection) -> Approval | ApprovalError:
+            row = self._decidable(conn, approval_id, approver, approver_tenants)
+            if isinstance(row, ApprovalError):
+                return row
+            approvers = (*row.approvers, approver)
+            state = "approved" if len(approvers) >= row.approvals_needed else "pending"
+            return _update(conn, approval_id, approvers=orjson.dumps(approvers).decode(),
+                           state=state, decided_comment=comment)
+        return await self._write(run)
 
     async def deny(self, approval_id: str, approver: str,
                    approver_tenants: tuple[str, ...], comment: str | None) -> Approval:
-        def run() -> Approval:
-            with self._transaction():
-                self._decidable(approval_id, approver, approver_tenants)
-                return self._returning("UPDATE approvals SET state = 'denied',"
-                                    " decided_comment = ? WHERE id = ?", (comment, approval_id))
-        return await self._run(run)
+        def run(conn: Connection) -> Approval | ApprovalError:
+            row = self._decidable(conn, approval_id, approver, approver_tenants)
+            if isinstance(row, ApprovalError):
+                return row
+            return _update(conn, approval_id, state="denied", decided_comment=comment)
+        return await self._write(run)
 
     async def revoke(self, approval_id: str, actor: str) -> Approval:
-        def run() -> Approval:
-            with self._transaction():
-                row = self._fetch(approval_id)
-                if row is None:
-                    raise ApprovalError("unknown", "no such approval")
-                if row.state not in ("pending", "approved"):
-                    raise ApprovalError("not_revocable", f"approval is {row.state}")
-                return self._returning("UPDATE approvals SET state = 'revoked',"
-                                    " decided_comment = ? WHERE id = ?",
-                                    (f"revoked by {actor}", approval_id))
-        return await self._run(run)
+        def run(conn: Connection) -> Approval | ApprovalError:
+            row = _fetch(conn, approval_id, lock=True)
+            if row is None:
+                return ApprovalError("unknown", "no such approval")
+            if row.state not in ("pending", "approved"):
+                return ApprovalError("not_revocable", f"approval is {row.state}")
+            return _update(conn, approval_id, state="revoked",
+                           decided_comment=f"revoked by {actor}")
+        return await self._write(run)
 
     async def consume(self, approval_id: str, use: ApprovalUse,
                       now: float | None = None) -> Approval:
-        def run() -> Approval:
+        """Spend one use if, and only if, the approval covers ``use`` at ``now``."""
+        def run(conn: Connection) -> Approval | ApprovalError:
             at = time.time() if now is None else now
-            with self._transaction() as conn:
-                rows = conn.execute(_CONSUME, (approval_id, use.requester, use.method,
-                                              use.path, use.query_fp, use.records,
-                                              at)).fetchall()
-                current = None if rows else self._fetch(approval_id)
-            if rows:
-                return Approval.from_row(rows[0])
+            statement = sa.update(_TABLE).where(
+                _C.id == approval_id, _C.state == "approved", _C.requester == use.requester,
+                _C.method == use.method, _C.path == use.path, _C.query_fp == use.query_fp,
+                _C.max_records >= use.records, _C.expires_at > at, _C.uses_left > 0,
+            ).values(
+                uses_left=_C.uses_left - 1,
+                state=sa.case((_C.uses_left == 1, "used"), else_=_C.state),
+            ).returning(_TABLE)
+            spent = conn.execute(statement).mappings().first()
+            if spent is not None:
+                return Approval.from_row(spent)
+            current = _fetch(conn, approval_id)
             if current is None:
-                raise ApprovalError("unknown", "no such approval")
-            raise _use_refusal(current, use, at)
-        return await self._run(run)
+                return ApprovalError("unknown", "no such approval")
+            return _use_refusal(current, use, at)
+        return await self._write(run)
 
     async def expire_stale(self, now: float | None = None) -> int:
-        def run() -> int:
+        def run(conn: Connection) -> int:
             at = time.time() if now is None else now
-            with self._transaction() as conn:
-                cursor = conn.execute("UPDATE approvals SET state = 'expired' WHERE state IN"
-                                      " ('pending', 'approved') AND expires_at <= ?", (at,))
-            return cursor.rowcount
-        return await self._run(run)
+            result = conn.execute(sa.update(_TABLE).where(
+                _C.state.in_(("pending", "approved")), _C.expires_at <= at,
+            ).values(state="expired"))
+            return int(result.rowcount)
+        return await self._write(run)

@@ -1,8 +1,9 @@
 """``dlp-gateway approvals``: list, show and decide export approvals from the shell.
 
-The CLI works on the gateway's approvals database directly (an operator's tool: whoever
-can run it can read the state directory). Approving still applies every rule: the
-approver must not be the requester and must belong to the approval's tenant.
+The CLI works on the gateway's shared database directly (``store.url``, default the SQLite
+file in the state directory; an operator's tool: whoever can run it can read that state).
+Approving still applies every rule: the approver must not be the requester and must
+belong to the approval's tenant.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _store(ctx: click.Context) -> ApprovalStore:
         config = load_config(config_path)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    return ApprovalStore.open(config.state_path(config.exports.store_path))
+    return ApprovalStore.open(config.database_url())
 
 
 def _run(ctx: click.Context,
@@ -50,7 +51,7 @@ def _echo(approval: Approval) -> None:
 
 @click.group()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False,
-              exists=True, path_type=Path), help="Gateway config (exports.store_path).")
+              exists=True, path_type=Path), help="Gateway config (store.url).")
 @click.pass_context
 def approvals(ctx: click.Context, config_path: Path) -> None:
     """Inspect and decide export approvals."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import click
+import yaml
 from aiohttp import web
 
 from gateway.app import create_app
@@ -26,6 +29,7 @@ DEMO_USERS = {  # user: (roles, tenants), as in the README's table
     "dave": (["auditor"], []),
     "erin": (["external_partner"], ["proj1"]),
     "admin": (["admin"], []),
+    "grace": (["compliance"], []),
 }
 
 
@@ -42,7 +46,7 @@ def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]
         "upstreams": {"crm": {"url": f"http://127.0.0.1:{upstream_port}"}},
         "routes": [{"name": "crm", "prefix": "/", "upstream": "crm"}],
         "secrets": {"hmac_key": DEMO_HMAC_KEY},
-        "audit": {"path": "audit.log"},
+        "audit": {"retention_days": 365},
         "auth": {
             "methods": ["api_key"],
             "public_paths": ["/api/health", {"path": "/login", "methods": ["POST"]}],
@@ -51,11 +55,11 @@ def demo_config(upstream_port: int, port: int, state_dir: str) -> dict[str, Any]
         },
         "masking": {"roles": {"external_partner": {"*": "redact"}}},
         "stages": ["metrics", "audit", "authn", "rate_guard", "authz", "export_guard",
-                   "pii_mask"],
+                   "leak_watch", "pii_mask"],
     }
 
 
-def _curl_lines(port: int, upstream_port: int) -> str:
+def _curl_lines(port: int, upstream_port: int, config_file: str = "gateway.yaml") -> str:
     base = f"http://127.0.0.1:{port}"
     return "\n".join(
         [
@@ -67,7 +71,8 @@ def _curl_lines(port: int, upstream_port: int) -> str:
             f"  metrics:       {base}/_dlp/metrics",
             "",
             "Users act with an API key: X-API-Key: demo-<user> (alice planner, bob customer",
-            "manager, carol approver, dave auditor, erin external partner; all in proj1).",
+            "manager, carol approver, dave auditor, erin external partner; all in proj1;",
+            "grace is the compliance officer who triages incidents).",
             "",
             "Try:",
             "  # bob (customer manager) sees his project's phone numbers; IDs stay masked",
@@ -94,27 +99,51 @@ def _curl_lines(port: int, upstream_port: int) -> str:
             "  # 3. bob cannot approve it himself; 4. carol (approver) can",
             f"  curl -s -X POST -H 'X-API-Key: demo-bob' {base}/_dlp/approvals/ID/approve",
             f"  curl -s -X POST -H 'X-API-Key: demo-carol' {base}/_dlp/approvals/ID/approve",
-            "  # 5. bob downloads it once, masked; 6. a second download is refused",
+            "  # 5. bob downloads it once, masked and watermarked for this export;",
+            "  # 6. a second download with the same approval is refused",
+            f"  curl -s -H 'X-API-Key: demo-bob' -H 'X-DLP-Approval: ID' -o bob-proj1.csv "
+            f"'{base}/api/projects/proj1/customers/export.csv'",
             f"  curl -s -H 'X-API-Key: demo-bob' -H 'X-DLP-Approval: ID' "
             f"'{base}/api/projects/proj1/customers/export.csv'",
+            "  # 7. the file leaks: trace names the export (approval, requester, time), even",
+            "  #    from two pasted rows",
+            f"  .venv/bin/dlp-gateway trace --config {config_file} bob-proj1.csv",
+            "  sed -n 5,6p bob-proj1.csv > two-rows.txt && "
+            f".venv/bin/dlp-gateway trace --config {config_file} two-rows.txt",
             f"  curl -s '{base}/_dlp/metrics' | grep dlpgw_pii_findings_total",
-            "",
-            "Press Ctrl+C to stop.",
         ]
     )
 
 
+def _config_file(upstream_port: int, port: int, state_dir: str) -> tuple[dict[str, Any], str]:
+    """The demo's configuration, also written to the state directory for the CLI tools."""
+    state = Path(state_dir).resolve()
+    data = demo_config(upstream_port, port, str(state))
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "gateway.yaml").write_text(yaml.safe_dump(data, allow_unicode=True),
+                                        encoding="utf-8")
+    return data, str(state / "gateway.yaml")
+
+
 async def _run_demo(port: int, upstream_port: int, state_dir: str) -> None:
     from gateway.demo.crm import create_crm_app
+    from gateway.demo.incidents import incident_lines, play_incident_story
 
     crm_runner = web.AppRunner(create_crm_app(), access_log=None)
     await crm_runner.setup()
     await web.TCPSite(crm_runner, "127.0.0.1", upstream_port).start()
-    config = parse_config(demo_config(upstream_port, port, state_dir))
+    data, config_file = _config_file(upstream_port, port, state_dir)
+    config = parse_config(data)
     gw_runner = web.AppRunner(create_app(config), access_log=None)
     await gw_runner.setup()
     await web.TCPSite(gw_runner, "127.0.0.1", port).start()
-    click.echo(_curl_lines(port, upstream_port))
+    click.echo(_curl_lines(port, upstream_port, config_file))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        click.echo(incident_lines(base, await play_incident_story(base)))
+    except (aiohttp.ClientError, RuntimeError) as exc:
+        click.echo(f"\nThe demo's incidents could not be created: {exc}", err=True)
+    click.echo("\nPress Ctrl+C to stop.")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

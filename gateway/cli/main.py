@@ -7,10 +7,13 @@ import click
 from gateway import __version__
 from gateway.cli.apikeys import apikeys
 from gateway.cli.approvals import approvals
+from gateway.cli.audit import audit
 from gateway.cli.demo import demo, demo_upstream
+from gateway.cli.incidents import incidents
 from gateway.cli.policy import policy
 from gateway.cli.scan import scan
 from gateway.cli.serve import serve
+from gateway.cli.trace import trace
 
 __all__ = ["cli", "main"]
 
@@ -33,6 +36,9 @@ cli.add_command(scan)
 cli.add_command(apikeys)
 cli.add_command(policy)
 cli.add_command(approvals)
+cli.add_command(trace)
+cli.add_command(audit)
+cli.add_command(incidents)
 
 
 def main() -> None:

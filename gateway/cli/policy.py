@@ -3,6 +3,9 @@
 ``check`` prints ``{"decision", "rule", "policy_version", "reason"}`` as JSON and exits 0
 whatever the decision; ``test`` prints one line per failed case, then ``N passed, N failed``
 and exits 1 if any case failed. Both exit 3 when the policy (or table) cannot be loaded.
+``push`` validates the files and stores them in the gateway's shared database (``store.url``),
+where every replica picks them up within ``store.policy_poll_seconds``; it prints the stored
+version as JSON and exits 3 when the policy is refused.
 Policy files come from ``--model/--policy/--grouping``, else from the ``policy`` section of
 ``--config`` (paths relative to the config file), else the packaged default policy.
 """
@@ -17,7 +20,9 @@ import click
 import orjson
 import yaml
 
+from gateway.config import ConfigError, load_config
 from gateway.paths import PathError
+from gateway.policy_store import PolicyStore
 from policies.access import (
     DEFAULT_TENANT_PATTERNS,
     AccessPolicy,
@@ -28,6 +33,7 @@ from policies.access import (
     tenant_from_path,
 )
 from policies.golden import GoldenError, load_golden, run_golden
+from reports.database import DatabaseError, open_database
 
 __all__ = ["EXIT_POLICY", "policy"]
 
@@ -132,3 +138,36 @@ def test(model: Path | None, policy: Path | None, grouping: Path | None, table: 
     click.echo(f"{len(golden.cases) - len(failures)} passed, {len(failures)} failed")
     if failures:
         sys.exit(1)
+
+
+@policy.command()
+@click.option("--config", "config_path", type=_FILE, required=True,
+              help="Gateway config: its store.url names the database, its policy section "
+                   "the files.")
+@_policy_options
+@click.option("--as", "actor", default="cli", show_default=True,
+              help="Who pushes (recorded with the version).")
+def push(config_path: Path, model: Path | None, policy: Path | None,
+         grouping: Path | None, actor: str) -> None:
+    """Validate the policy files and make them every replica's policy."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    files = _files({"model": model, "policy": policy, "grouping": grouping},
+                   _section_files(_config_section(config_path)))
+    if not config.store.policy_in_database():
+        click.echo("warning: this config reads its policy from files (store.policy); "
+                   "the pushed copy is used only by gateways with a database policy", err=True)
+    try:
+        db = open_database(config.database_url())
+        try:
+            stored = PolicyStore(db).push(files, actor)
+        finally:
+            db.close()
+    except (PolicyError, DatabaseError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_POLICY)
+    click.echo(orjson.dumps({"id": stored.id, "version": stored.version,
+                             "pushed_by": stored.pushed_by,
+                             "pushed_at": stored.pushed_at}).decode())

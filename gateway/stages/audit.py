@@ -1,7 +1,9 @@
-"""One structured JSON line per request, without bodies or raw identifiers.
+"""One audit-log entry per request decision, without bodies or raw identifiers.
 
-Reads: request line, principal, route, verdicts, final status, bytes sent.
-Writes: an entry to the request log when the response is finished.
+Reads: request line, principal, route, verdicts, final status, bytes sent, the tenant,
+the export decision and pii_mask's per-entity counts.
+Writes: an entry (kind ``request``) to the hash-chained audit log when the response is
+finished; the append only queues it, the log's writer thread commits it.
 Denies: never (a failed write is counted in ``dlpgw_audit_write_failures_total``).
 
 The query string is never logged, only its keyed fingerprint; path segments that look
@@ -12,13 +14,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from detectors.fingerprint import Fingerprinter
 from gateway.exchange import Exchange
-from gateway.metrics import GatewayMetrics
-from reports.request_log import RequestLog
+from reports.audit_log import AuditLog
 
 __all__ = ["AuditStage", "redact_path"]
 
@@ -37,11 +37,9 @@ class AuditStage:
     critical = False
     observer = True
 
-    def __init__(self, sink: RequestLog, fingerprinter: Fingerprinter,
-                 metrics: GatewayMetrics) -> None:
+    def __init__(self, sink: AuditLog, fingerprinter: Fingerprinter) -> None:
         self._sink = sink
         self._fp = fingerprinter
-        self._metrics = metrics
         self._paths: dict[str, str] = {}
 
     def _path(self, path: str) -> str:
@@ -74,7 +72,8 @@ class AuditStage:
 
     def _done(self, ex: Exchange) -> None:
         entry: dict[str, Any] = {
-            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "kind": "request",
+            "actor": ex.principal.user if ex.principal else None,
             "request_id": ex.request_id,
             "method": ex.request.method,
             "path": self._path(ex.request.path),
@@ -82,7 +81,6 @@ class AuditStage:
             "route": ex.route,
             "upstream": ex.upstream or None,
             "client_ip": ex.request.client_ip,
-            "user": ex.principal.user if ex.principal else None,
             "status": ex.status,
             "bytes": ex.bytes_sent,
             "duration_ms": round((time.perf_counter() - ex.started) * 1000, 3),
@@ -90,5 +88,13 @@ class AuditStage:
             "denial": ex.denial.code if ex.denial else None,
             "aborted": ex.aborted,
         }
-        if not self._sink.append(entry):
-            self._metrics.audit_write_failures.inc()
+        metadata = ex.metadata
+        if "tenant" in metadata:
+            entry["tenant"] = metadata["tenant"]
+        if "export" in metadata:
+            entry["export"] = metadata["export"]
+        report = metadata.get("pii")
+        if report is not None:
+            entry["pii"] = {"found": report.counts, "kept": report.kept,
+                            "records": report.records}
+        self._sink.append(entry)

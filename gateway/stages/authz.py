@@ -5,7 +5,8 @@ Reads: the principal (user, roles, tenants), the canonical path and method, the 
 and policy version, ``ex.metadata["tenant"]`` and ``ex.metadata["unmask"]`` (entities
 this caller may see in clear, for pii_mask). Denies: 401 without a principal on a
 non-public path, 403 ``forbidden`` on deny, 403 ``approval_required`` with how to ask,
-and 503 (through the pipeline) when the policy cannot be evaluated.
+and 503 (through the pipeline) when the policy cannot be evaluated. Repeated denials of
+one user past ``incidents.denials_per_user`` are reported as an incident.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import parse_qs
 
+from gateway.denial_watch import DenialWatch
 from gateway.exchange import Exchange
 from gateway.metrics import GatewayMetrics
 from gateway.policy_config import PolicyConfig
@@ -29,7 +31,8 @@ class AuthzStage:
     critical = True
 
     def __init__(self, policy: AccessPolicy, metrics: GatewayMetrics, config: PolicyConfig,
-                 entities: Sequence[str]) -> None:
+                 entities: Sequence[str], watch: DenialWatch | None = None) -> None:
+        self._watch = watch
         self._policy = policy
         self._metrics = metrics
         self._config = config
@@ -57,11 +60,14 @@ class AuthzStage:
         ex.metadata["tenant"] = tenant
         if decision.outcome == "allow":
             ex.metadata["unmask"] = self._field_rights(principal.user, roles, tenant)
-        elif decision.outcome == "approval_required":
+            return
+        if decision.outcome == "approval_required":
             self._approval(ex, decision)
         else:
             ex.deny(403, decision.reason, code="forbidden", stage=self.name,
                     extra={"policy_version": decision.policy_version})
+        if self._watch is not None:
+            await self._watch.denied(ex, decision.outcome, tenant)
 
     async def on_response(self, ex: Exchange) -> None:
         return None

@@ -1,7 +1,8 @@
 """Mask personal data in upstream responses, by format and by the caller's roles.
 
 Reads: the response (headers, decoded body), the principal's roles, the field rights
-the authz stage put in ``ex.metadata["unmask"]``, the route's inspection settings.
+the authz stage put in ``ex.metadata["unmask"]``, the route's inspection settings, and
+an approved export's watermark key (``ex.metadata["watermark_key"]``, from export_guard).
 Writes: the masked body, ``X-DLP-Masked``, ``ex.findings`` and ``ex.metadata["pii"]``
 (counts per entity, records). Denies (fail closed): a body over
 the inspection limit or of an unknown type when the route says ``block``, a body that
@@ -23,7 +24,8 @@ from detectors.engine import DetectionEngine
 from detectors.finding import ScanReport
 from detectors.formats.detect import charset_of, detect_format
 from detectors.formats.errors import FormatError
-from detectors.masker import DocumentMasker
+from detectors.masker import DocumentMasker, MarkHook
+from detectors.watermark import Watermark, alt_glyph
 from gateway.body import BodyTooLarge
 from gateway.exchange import Exchange, ResponseData
 from gateway.metrics import GatewayMetrics
@@ -83,11 +85,12 @@ class PiiMaskStage:
             return
         limit = settings.max_body_bytes or self._limit
         charset = charset_of(resp.headers.get("Content-Type"))
-        if fmt in STREAMABLE and not _small(resp, limit):
+        if fmt in STREAMABLE and resp.stream is not None and not _small(resp, limit):
             report = ex.metadata["pii"] = ScanReport()
             masker = stream_masker(
-                fmt, self._engine.masker(_roles(ex), report, _unmask(ex)), charset)
-            resp.set_stream(self._masked_stream(resp, masker, (fmt, report)))
+                fmt, self._engine.masker(_roles(ex), report, _unmask(ex), _mark(ex, charset)),
+                charset)
+            resp.set_stream(self._masked_stream(resp.stream, masker, (fmt, report)))
             resp.headers["X-DLP-Inspected"] = "streaming"
             return
         body = await self._read(ex, resp, limit, settings)
@@ -131,7 +134,8 @@ class PiiMaskStage:
         cache = self._engine.documents
         digest = cache.digest(body, fmt, charset or "", settings.parse_errors, *roles, "|",
                               *sorted(unmask))
-        cached = cache.get(digest)
+        mark = _mark(ex, charset)
+        cached = cache.get(digest) if mark is None else None
         if cached is not None:
             masked, report = cached[0], cached[1]
             self._metrics.inspection_cache.labels(result="hit").inc()
@@ -139,7 +143,8 @@ class PiiMaskStage:
             report = ScanReport()
             started = time.perf_counter()
             try:
-                masked = await self._run(fmt, body, self._engine.masker(roles, report, unmask),
+                masked = await self._run(fmt, body, self._engine.masker(roles, report, unmask,
+                                                                        mark),
                                          (charset, settings.parse_errors == "text"))
             except FormatError as exc:
                 ex.deny(502, f"the upstream response is not valid {exc.format}: "
@@ -148,7 +153,8 @@ class PiiMaskStage:
             self._metrics.inspection_duration.labels(format=fmt).observe(
                 time.perf_counter() - started)
             self._metrics.inspection_cache.labels(result="miss").inc()
-            cache.put(digest, masked, report)
+            if mark is None:
+                cache.put(digest, masked, report)
         assert isinstance(report, ScanReport)
         ex.metadata["pii"] = report
         self._observe(fmt, len(body), report)
@@ -189,11 +195,9 @@ class PiiMaskStage:
             self._children[(kind, label)] = child
         return child
 
-    async def _masked_stream(self, resp: ResponseData, masker: StreamMasker,
+    async def _masked_stream(self, source: AsyncIterator[bytes], masker: StreamMasker,
                              kind: tuple[str, ScanReport]) -> AsyncIterator[bytes]:
         fmt, report = kind
-        assert resp.stream is not None
-        source = resp.stream
         size = 0
         started = time.perf_counter()
         async for chunk in source:
@@ -218,6 +222,13 @@ def _unmask(ex: Exchange) -> frozenset[str]:
     """Entities the access policy lets this caller see in clear (set by authz)."""
     value = ex.metadata.get("unmask")
     return value if isinstance(value, frozenset) else frozenset()
+
+
+def _mark(ex: Exchange, charset: str | None) -> MarkHook | None:
+    """An approved export's watermark: export_guard put the export's key in the metadata."""
+    key = ex.metadata.get("watermark_key")
+    glyph = alt_glyph(charset) if isinstance(key, bytes) else None
+    return Watermark(key, glyph).mark if isinstance(key, bytes) and glyph else None
 
 
 def _roles(ex: Exchange) -> tuple[str, ...]:

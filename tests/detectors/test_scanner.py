@@ -73,3 +73,50 @@ def test_weak_patterns_need_context_and_field_names_count():
 def test_token_bounds(text, start, end, expected):
     lo, hi = token_bounds(text, start, end)
     assert text[lo:hi] == expected
+
+
+def test_first_chars_of_table_patterns():
+    from detectors.scanner import first_chars
+
+    by_name = {p.name: first_chars(p.core) for p in INTL_PATTERNS + IDENTIFIER_PATTERNS}
+    assert by_name["cn_mobile"] == frozenset("(+018")
+    assert by_name["cn_bank_card_unionpay"] == frozenset("6")
+    assert by_name["phone_intl"] == frozenset("+")
+    assert by_name["cn_passport"] == frozenset("EG")
+    assert all(chars for chars in by_name.values())
+
+
+@pytest.mark.parametrize("regex", [r"\w+", r"[^a]b", r"(?i:a)b", r"(?i)ab", r"a?", r"x*|y",
+                                   r"\u4e00"])
+def test_first_chars_is_none_when_unsure(regex):
+    from detectors.scanner import first_chars
+
+    assert first_chars(regex) is None
+
+
+def _generic(scanner: PatternScanner) -> PatternScanner:
+    slow = PatternScanner(scanner.patterns)
+    slow._by_first, slow._starts = None, None  # the joined-alternation path
+    return slow
+
+
+def test_fast_path_finds_exactly_what_the_joined_alternation_finds():
+    import random
+
+    slow = _generic(SCANNER)
+    rng = random.Random(11)
+    pieces = ["13812345678", "+86 138 1234 5678", "6222021234567890128", "11010519491231002X",
+              "zhang.wei@example.com", "203.0.113.45", "4111 1111 1111 1111", "536-90-4399",
+              "(212) 555-0143", "+33 1 42 68 53 00", "GB82 WEST 1234 5698 7654 32",
+              "010-12345678 转 123", "E12345678", "91350100M000100Y43", "20240131", "12.50",
+              "订单", "，", " ", "-", "x", "7", "客户", "ssn", "身份证", "tel", "\n"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 9)))
+        context = rng.choice(["", "phone", "备注"])
+        assert SCANNER.scan(text, context) == slow.scan(text, context), text
+
+
+def test_tokens_longer_than_the_window_are_still_scanned():
+    text = "x" * 200 + "-13812345678-" + "y" * 200
+    assert found(text) == [("CN_MOBILE", "13812345678")]
+    assert SCANNER.scan(text) == _generic(SCANNER).scan(text)

@@ -290,3 +290,34 @@ def test_where_we_depart_from_stdnum_uscc_and_ssn() -> None:
     assert v.cn_uscc(N_PREFIX_USCC)
     assert not ssn.is_valid("078 05 1123")
     assert v.us_ssn("078 05 1123")
+
+
+def test_fast_luhn_ssn_and_birth_date_agree_with_stdnum():
+    import random
+
+    from stdnum.exceptions import ValidationError
+
+    rng = random.Random(3)
+    for _ in range(20000):
+        number = "".join(rng.choice("0123456789") for _ in range(rng.randrange(13, 20)))
+        assert v.bank_card(number) == luhn.is_valid(number), number
+    specials = ["078051120", "457555462", "219099999", "000123456", "666123456",
+                "923456789", "123001234", "123450000", "536904399"]
+    for _ in range(20000):
+        digits = rng.choice(specials) if rng.random() < 0.2 else "".join(
+            rng.choice("0123456789") for _ in range(9))
+        ours = v.us_ssn(digits)
+        expected = ssn.is_valid(digits) and len(set(digits)) > 1 and digits not in (
+            "123456789", "987654320", "078051120")
+        assert ours == expected, digits
+    for _ in range(20000):
+        number = "".join(rng.choice("0123456789") for _ in range(17)) + rng.choice("0123456789X")
+        number = rng.choice("1234567") + number[1:6] + rng.choice(["19", "20", "18"]) + number[8:]
+        try:
+            born = ric.get_birth_date(number)
+            expected = (number[:2] in v.PROVINCE_CODES and number[-1] ==
+                        ric.calc_check_digit(number) and 1900 <= born.year
+                        and born <= datetime.date.today())
+        except ValidationError:
+            expected = False
+        assert v.cn_resident_id(number) == expected, number

@@ -41,10 +41,11 @@ def make_pipeline(stages, calls, incidents=None):
         calls.append("upstream")
         ex.deny(200, "fake upstream", code="ok")
 
-    def incident(kind, ex, detail):
-        (incidents if incidents is not None else []).append((kind, detail))
+    class Sink:
+        async def report(self, event):
+            (incidents if incidents is not None else []).append((event.kind, event.detail))
 
-    return Pipeline(stages, forward, GatewayMetrics("test"), incident)
+    return Pipeline(stages, forward, GatewayMetrics("test"), Sink())
 
 
 async def test_order_then_reverse_order():
@@ -73,7 +74,7 @@ async def test_critical_stage_failure_denies_503_and_records_an_incident(caplog)
     assert "upstream" not in log
     assert ex.status == 503
     assert ex.denial is not None and ex.denial.code == "stage_failed"
-    assert incidents == [("stage_failure", {"stage": "b", "hook": "on_request",
+    assert incidents == [("fail_closed", {"stage": "b", "hook": "on_request",
                                             "error": "RuntimeError"})]
     assert "13812345678" not in caplog.text
     assert "RuntimeError" in caplog.text
@@ -97,7 +98,7 @@ async def test_non_critical_failure_is_counted_and_ignored():
         log.append("upstream")
 
     ex = make_exchange()
-    await Pipeline(stages, forward, metrics, lambda *a: None).handle(ex)
+    await Pipeline(stages, forward, metrics, None).handle(ex)
     assert "upstream" in log
     assert 'dlpgw_stage_errors_total{critical="False",stage="a"} 1.0' in metrics.render().decode()
 

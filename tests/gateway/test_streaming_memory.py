@@ -66,7 +66,8 @@ def gateway_process(tmp_path, start_upstream):
         path = tmp_path / "gw.yaml"
         path.write_text(yaml.safe_dump(cfg))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(path)],
+            [sys.executable, "-m", "gateway", "serve", "--config", str(path),
+             "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
         )
         procs.append(proc)

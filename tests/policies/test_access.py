@@ -319,8 +319,9 @@ def test_concurrent_decisions_during_reload_see_whole_policies(tmp_path):
 
     def worker() -> None:
         try:
-            for _ in range(1500):
-                decision = policy.decide("u", [], None, "GET", "/x")
+            for i in range(1500):
+                # A new user each time: remembered decisions must not hide the evaluation.
+                decision = policy.decide(f"u{i}", [], None, "GET", "/x")
                 seen.append((decision.policy_version, decision.outcome))
         except BaseException as exc:
             errors.append(exc)
@@ -370,3 +371,18 @@ def test_tenant_from_path_custom_pattern():
 ])
 def test_canonical_for_policy(raw, expected):
     assert canonical_for_policy(raw) == expected
+
+
+def test_remembered_decisions_flip_exactly_at_a_grant_boundary(tmp_path):
+    now = [1_800_000_000.0]
+    files = write_policy(tmp_path / "t",
+                         "p, alice, *, ^/x$, ^GET$, allow, -, 2027-01-15T00:00:00+00:00\n")
+    policy = AccessPolicy.from_files(*files, clock=lambda: now[0])
+    boundary = datetime.fromisoformat("2027-01-15T00:00:00+00:00").timestamp()
+    now[0] = boundary - 0.001
+    assert policy.decide("alice", [], None, "GET", "/x").outcome == "allow"
+    assert policy.decide("alice", [], None, "GET", "/x").outcome == "allow"  # remembered
+    now[0] = boundary
+    assert policy.decide("alice", [], None, "GET", "/x").outcome == "deny"
+    now[0] = boundary - 10  # a clock stepping back sees the grant again
+    assert policy.decide("alice", [], None, "GET", "/x").outcome == "allow"

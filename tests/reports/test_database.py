@@ -36,3 +36,20 @@ def test_transaction_rolls_back_on_error(database_url: str) -> None:
             assert conn.execute(sa.text("SELECT count(*) FROM scratch")).scalar() == 0
     finally:
         db.close()
+
+
+def _open_and_close(url: str) -> str:
+    db = open_database(url)
+    with db.read() as conn:
+        version = str(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar())
+    db.close()
+    return version
+
+
+def test_processes_opening_a_fresh_database_together_take_turns(database_url: str) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        versions = pool.map(_open_and_close, [database_url] * 4)
+    assert len(set(versions)) == 1

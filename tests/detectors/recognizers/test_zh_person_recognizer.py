@@ -198,9 +198,10 @@ def test_configuration() -> None:
     assert len(default.single_surnames) > 400
 
 
-def test_jieba_loads_lazily_without_cache_or_network(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_jieba_dictionary_loads_lazily_without_jieba_cache_or_network(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     recognizer = ZhPersonRecognizer()
-    assert recognizer._pos is None
+    assert not recognizer.lexicon.loaded
 
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("must not be called")
@@ -208,8 +209,7 @@ def test_jieba_loads_lazily_without_cache_or_network(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(jieba.Tokenizer, "initialize", refuse)
     monkeypatch.setattr(socket, "socket", refuse)
     assert names(recognizer, "客户张伟今天来电") == ["张伟"]
-    assert recognizer._pos is not None
-    assert recognizer._pos.tokenizer is not jieba.dt
+    assert recognizer.lexicon.loaded
 
 
 def test_public_names() -> None:

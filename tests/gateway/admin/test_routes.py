@@ -13,7 +13,7 @@ async def test_health_ready_and_metrics(start_upstream, start_gateway):
         async with client.get(gw.url + "/_dlp/readyz") as resp:
             body = await resp.json()
             assert resp.status == 200, body
-            assert body["checks"] == {"upstream:crm": "ok", "request_log": "ok",
+            assert body["checks"] == {"upstream:crm": "ok", "audit_log": "ok",
                                       "detectors": "ok"}
         async with client.get(gw.url + "/_dlp/metrics") as resp:
             assert resp.status == 200

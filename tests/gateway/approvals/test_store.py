@@ -2,11 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import sqlite3
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.approvals import (
     Approval,
@@ -23,8 +22,9 @@ USE = ApprovalUse(requester="alice", method="GET", path=PATH, query_fp="fp1", re
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    opened = ApprovalStore.open(tmp_path / "sub" / "approvals.db")
+async def store(database_url: str):
+    """The same tests on the embedded SQLite file and on a fresh PostgreSQL schema."""
+    opened = ApprovalStore.open(database_url)
     yield opened
     opened.close()
 
@@ -40,7 +40,7 @@ async def refusal(coro) -> str:
     return info.value.code
 
 
-async def test_create_approve_consume_happy_path(store, tmp_path):
+async def test_create_approve_consume_happy_path(store, database_url):
     created = await store.create("alice", "acme", REQUEST)
     assert created.state == "pending" and created.unmask == ("CN_MOBILE",)
     assert len(created.id) >= 22 and created.expires_at - created.created_at == 3600
@@ -49,9 +49,11 @@ async def test_create_approve_consume_happy_path(store, tmp_path):
     used = await store.consume(created.id, USE)
     assert (used.state, used.uses_left) == ("used", 0)
     assert await store.get(created.id) == used
-    mode = sqlite3.connect(tmp_path / "sub" / "approvals.db").execute(
-        "PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    if database_url.startswith("sqlite"):
+        engine = sa.create_engine(database_url)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
 
 
 async def test_self_and_outside_tenant_approval_refused(store):
@@ -160,12 +162,11 @@ def _race_worker(db: str, ids: list[str], barrier, results) -> None:
 
 
 @pytest.mark.slow
-async def test_two_processes_race_and_exactly_one_wins(store, tmp_path):
+async def test_two_processes_race_and_exactly_one_wins(store, database_url):
     ids = [(await approved(store)).id for _ in range(50)]
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    db = str(tmp_path / "sub" / "approvals.db")
-    procs = [ctx.Process(target=_race_worker, args=(db, ids, barrier, results))
+    procs = [ctx.Process(target=_race_worker, args=(database_url, ids, barrier, results))
              for _ in range(2)]
     for proc in procs:
         proc.start()

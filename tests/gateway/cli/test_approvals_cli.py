@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from gateway.approvals.store import ApprovalRequest, ApprovalStore
 from gateway.cli.main import cli
+from gateway.config import load_config
 
 
 def setup(tmp_path):
@@ -16,7 +17,7 @@ def setup(tmp_path):
         "upstreams: {crm: {url: 'http://127.0.0.1:1'}}\n"
         "routes: [{name: crm, upstream: crm}]\n"
     )
-    store = ApprovalStore.open(tmp_path / "state" / "approvals.sqlite3")
+    store = ApprovalStore.open(load_config(config).database_url())
     request = ApprovalRequest("GET", "/api/projects/proj1/customers/export.csv", "hmac:x",
                               "audit", 300)
     approval = asyncio.run(store.create("bob", "proj1", request))

@@ -13,6 +13,7 @@ from gateway.demo.crm import create_crm_app
 from gateway.demo.data import generate_customers
 from gateway.runtime import GATEWAY
 from policies.access import PolicyError
+from reports.audit_store import iter_entries
 
 CUSTOMER = next(c for c in generate_customers("proj1", 20, 7) if c.locale == "zh_CN")
 
@@ -85,8 +86,9 @@ async def test_field_rights_and_role_masking(demo_gateway, user, phone_clear, na
 async def test_decisions_are_audited_and_counted(demo_gateway):
     await call(demo_gateway, "/api/projects/proj2/customers", "alice")
     gateway = demo_gateway.app[GATEWAY]
-    gateway.request_log.flush()
-    entry = json.loads(gateway.request_log.path.read_text().splitlines()[-1])
+    gateway.audit_log.flush()
+    last = list(iter_entries(gateway.audit_log.db))[-1]
+    entry = {**json.loads(last.payload), "user": last.actor}
     verdict = next(v for v in entry["verdicts"] if v["stage"] == "authz")
     assert verdict["decision"] == "approval_required"
     assert verdict["rule"][0] == "p3" and verdict["policy_version"]

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from detectors.fingerprint import Fingerprinter
+from gateway.counters import MemoryCounters
 from gateway.demo.crm import create_crm_app
 from gateway.metrics import GatewayMetrics
 from gateway.rate_config import RateGuardConfig
@@ -103,7 +104,8 @@ async def test_bans_escalate_and_accounts_are_guarded_across_ips():
     clock = Clock()
     config = RateGuardConfig(max_failures_per_ip=3, max_failures_per_account=5,
                              window_seconds=60, ban_seconds=[10, 100])
-    stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32), clock)
+    stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32),
+                           MemoryCounters(clock))
     assert [await attempt(stage, "1.1.1.1", f"u{i}") for i in range(4)] == [401, 401, 401, 429]
     clock.now += 11
     assert await attempt(stage, "1.1.1.1", "u9") == 429, "the window is still full"
@@ -120,13 +122,14 @@ async def test_bans_escalate_and_accounts_are_guarded_across_ips():
 async def test_distinct_accounts_per_ip_trigger_a_ban():
     clock = Clock()
     config = RateGuardConfig(max_failures_per_ip=100, max_accounts_per_ip=3)
-    stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32), clock)
+    stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32),
+                           MemoryCounters(clock))
     results = [await attempt(stage, "2.2.2.2", f"acct{i}") for i in range(6)]
     assert results == [401, 401, 401, 401, 429, 429]
 
 
 async def test_no_account_names_in_logs(caplog):
     stage = RateGuardStage(RateGuardConfig(max_failures_per_account=1), GatewayMetrics("t"),
-                           Fingerprinter(b"k" * 32), Clock())
+                           Fingerprinter(b"k" * 32), MemoryCounters(Clock()))
     await attempt(stage, "3.3.3.3", "zhang.wei@example.com")
     assert "zhang.wei" not in caplog.text
