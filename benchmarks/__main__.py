@@ -98,6 +98,8 @@ def run(seconds: int, connections: int) -> dict[str, Any]:
                     "--port", str(port), "--upstream", upstream],
                 "gateway[metrics,audit]": lambda port: gateway_args(
                     workdir, port, upstream, ["metrics", "audit"]),
+                "gateway[metrics]": lambda port: gateway_args(
+                    workdir, port, upstream, ["metrics"]),
                 "gateway[no stages]": lambda port: gateway_args(
                     workdir, port, upstream, []),
                 "gateway[+pii_mask]": lambda port: gateway_args(

@@ -98,6 +98,10 @@ class GatewayMetrics:
             _P + "body_rejected", "Bodies refused by size or decoding limits",
             ["direction", "reason"], registry=r,
         )
+        self.authn_failures = Counter(
+            _P + "authn_failures", "Requests refused by authentication",
+            ["auth", "reason"], registry=r,
+        )
         self.policy_decisions = Counter(
             _P + "policy_decisions", "Access decisions", ["decision"], registry=r
         )

@@ -20,6 +20,7 @@ __all__ = [
     "IncidentEvent",
     "IncidentSink",
     "Severity",
+    "parse_when",
 ]
 
 Severity = Literal["low", "medium", "high", "critical"]

@@ -3,7 +3,8 @@
 Reads: ``Authorization: Bearer``, the API-key header, the trusted identity headers and
 the socket peer IP, for the configured methods in their configured order; method, path
 and route to recognise public paths.
-Writes: ``ex.principal`` and an ``allow`` verdict naming the method. Removes the
+Writes: ``ex.principal`` and an ``allow`` verdict naming the method; refusals are counted
+in ``dlpgw_authn_failures_total{auth,reason}`` (fixed reason codes, never a subject). Removes the
 credential headers from ``ex.request.headers`` before forwarding unless
 ``auth.forward_credentials``; identity headers from an untrusted peer are always removed
 and flagged with an ``ignore`` verdict. On a public path nothing is authenticated:
@@ -27,6 +28,7 @@ from gateway.authn.jwt_auth import JwtAuthenticator
 from gateway.authn.settings import AuthSettings
 from gateway.authn.trusted_header import TrustedHeaderAuthenticator
 from gateway.exchange import Exchange, Principal
+from gateway.metrics import GatewayMetrics
 
 __all__ = ["AuthnStage", "build_authenticators"]
 
@@ -53,16 +55,19 @@ class AuthnStage:
     name = "authn"
     critical = True
 
-    def __init__(self, settings: AuthSettings, authenticators: Sequence[Authenticator]) -> None:
+    def __init__(self, settings: AuthSettings, authenticators: Sequence[Authenticator],
+                 metrics: GatewayMetrics | None = None) -> None:
         self._settings = settings
         self._authenticators = tuple(authenticators)
+        self._metrics = metrics
 
     @classmethod
     def from_settings(cls, settings: AuthSettings | None,
-                      state_path: Callable[[str], Path]) -> AuthnStage:
+                      state_path: Callable[[str], Path],
+                      metrics: GatewayMetrics | None = None) -> AuthnStage:
         if settings is None:
             raise ValueError("stages: authn is enabled but the auth section is missing")
-        return cls(settings, build_authenticators(settings, state_path))
+        return cls(settings, build_authenticators(settings, state_path), metrics)
 
     async def on_request(self, ex: Exchange) -> None:
         request = ex.request
@@ -83,7 +88,12 @@ class AuthnStage:
                                     "method": authenticator.method})
                 self._strip(ex)
                 return
+        self._count("none", "no_credentials")
         self._deny(ex, "unauthenticated", "authentication required", None)
+
+    def _count(self, method: str, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.authn_failures.labels(auth=method, reason=reason).inc()
 
     async def on_response(self, ex: Exchange) -> None:
         return None
@@ -108,6 +118,7 @@ class AuthnStage:
                  failed.method, err.reason, err.subject or "-", ex.request_id)
         ex.verdicts.append({"stage": self.name, "decision": "reject",
                             "method": failed.method, "reason": err.reason})
+        self._count(failed.method, err.reason)
         self._deny(ex, "invalid_credentials", "invalid or expired credentials",
                    (failed, err.challenge_error))
 

@@ -12,14 +12,16 @@ and daily totals, an ``export_blocked`` incident per refusal. Denies: 403
 without approval, including a response that takes the user's window total over
 ``window_records``; 403 ``approval_invalid`` when the approval does not cover this
 request (wrong user, path, query, too many records, expired, used); 503 (through the
-pipeline) when the approval or trace store fails.
+pipeline) when the approval or trace store fails. A streamed export (counted only while it
+is sent) is cut off — the client connection is aborted, never a clean end — as soon as
+it passes the approval's ``max_records``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.approvals.api import sorted_query
@@ -35,13 +37,17 @@ if TYPE_CHECKING:
     from gateway.config import Config
     from gateway.stages.registry import StageDeps
 
-__all__ = ["ApprovalConsumer", "ExportGuardStage"]
+__all__ = ["ApprovalConsumer", "ExportGuardStage", "ExportOverrun"]
 
 log = logging.getLogger("dlpgw.export_guard")
 
 _FILE_TYPES = ("text/csv", "application/vnd.ms-excel", "application/zip",
                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "application/x-zip-compressed")
+
+
+class ExportOverrun(Exception):
+    """A streamed export went past its approval's record ceiling (the send is aborted)."""
 
 
 class ApprovalConsumer(Protocol):
@@ -132,7 +138,7 @@ class ExportGuardStage:
         query_fp = self._fingerprint(sorted_query(ex.request.query_string))
         use = ApprovalUse(user, ex.request.method, ex.request.path, query_fp, records)
         try:
-            await self._store.consume(approval_id, use)
+            approval = await self._store.consume(approval_id, use)
         except ApprovalError as exc:
             self._metrics.exports_blocked.labels(rule="approval_invalid").inc()
             ex.deny(403, f"the approval does not cover this export: {exc.code}",
@@ -148,8 +154,25 @@ class ExportGuardStage:
                                      watermark=ex.metadata.get("watermark_id"))
         ex.verdicts.append({"stage": self.name, "decision": "allow", "rule": rule,
                             "records": records, "approval": approval_id})
-        ex.response.headers["X-DLP-Export"] = approval_id  # type: ignore[union-attr]
+        resp = ex.response
+        assert resp is not None
+        resp.headers["X-DLP-Export"] = approval_id
+        if resp.stream is not None:
+            # A streamed export is counted while it is sent: stop it at the approved ceiling.
+            resp.set_stream(self._capped(resp.stream, ex, int(approval.max_records),
+                                         user_fp))
         self._track.delivered(ex, user_fp)
+
+    async def _capped(self, stream: AsyncIterator[bytes], ex: Exchange, ceiling: int,
+                      user_fp: str | None) -> AsyncIterator[bytes]:
+        async for chunk in stream:
+            records, _ = records_of(ex)
+            if records > ceiling:
+                self._metrics.exports_blocked.labels(rule="approval_overrun").inc()
+                await self._blocked(ex, ("record_count", "approval_overrun"), records,
+                                    user_fp)
+                raise ExportOverrun(f"the export passed its approved {ceiling} records")
+            yield chunk
 
     async def _blocked(self, ex: Exchange, why: tuple[str, str], records: int,
                        user_fp: str | None) -> None:

@@ -3,7 +3,8 @@
 Reads: the client IP, the login form's account name (the request body is buffered for
 login routes only), the upstream's answer. Writes: failure marks, distinct-account sets
 and bans in ``Counters`` (this process's memory, or Redis shared by every replica), a
-``brute_force`` incident (deduplicated per IP; account fingerprints only) when a ban starts.
+``brute_force`` incident (deduplicated per IP; account fingerprints only) when a ban starts
+and for every attempt refused during a ban (one incident, its counter grows).
 Denies: 429 with ``Retry-After`` while the IP or the account is banned, or while their
 window is already full of attempts (the upstream is not called). A ban starts when the
 failures of an IP or an account in the window, the IP's failures today, or the distinct
@@ -76,8 +77,23 @@ class RateGuardStage:
                     stage=self.name, extra={"retry_after": retry})
             assert ex.response is not None
             ex.response.headers["Retry-After"] = str(retry)
+            await self._refused(ex)
             return
         ex.metadata["rate_attempt"] = (keys, token)
+
+    async def _refused(self, ex: Exchange) -> None:
+        """Each refused attempt counts on the IP's one incident (folded by the recorder)."""
+        if self._incidents is None:
+            return
+        ip = ex.request.client_ip
+        try:
+            await self._incidents.report(IncidentEvent(
+                kind="brute_force", severity="medium", rule="rate_guard.refused_attempt",
+                dedup_key=f"brute_force:{ip}",
+                summary="login attempts refused during a brute-force ban", route=ex.route,
+                client_ip=ip, request_id=ex.request_id))
+        except Exception as exc:  # the refusal holds; only the record is missing
+            log.error("brute-force incident not recorded: %s", type(exc).__name__)
 
     async def on_response(self, ex: Exchange) -> None:
         attempt = ex.metadata.get("rate_attempt")

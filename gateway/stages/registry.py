@@ -60,7 +60,8 @@ def _denial_watch(config: Config, deps: StageDeps) -> DenialWatch | None:
 _FACTORIES: dict[str, Callable[[Config, StageDeps], Stage]] = {
     "metrics": lambda cfg, deps: MetricsStage(deps.metrics, "pii_mask" in cfg.stages),
     "audit": lambda cfg, deps: AuditStage(deps.audit_log, deps.fingerprinter),
-    "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path),
+    "authn": lambda cfg, deps: AuthnStage.from_settings(cfg.auth, cfg.state_path,
+                                                        deps.metrics),
     "rate_guard": lambda cfg, deps: RateGuardStage(cfg.rate_guard, deps.metrics,
                                                    deps.fingerprinter, deps.counters,
                                                    deps.incidents),

@@ -40,7 +40,7 @@ CONVENTIONS = (
 LABEL_NAMES = frozenset({
     "route", "method", "code", "upstream", "reason", "entity", "action", "format", "result",
     "direction", "decision", "rule", "state", "severity", "kind", "stage", "critical", "le",
-    "version", "python",
+    "version", "python", "auth",
 })
 IP = re.compile(r"\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F]{0,4}:")
 LONG_NUMBER = re.compile(r"\d{5,}")

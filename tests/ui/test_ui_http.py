@@ -221,7 +221,7 @@ async def test_filters(make_ui):
     assert await listed("until=2000-01-01T00:00") == set()
     assert await listed("since=2000-01-01T00:00&status=open") == set(ids.values())
     resp, page = await light.ui.get("/incidents?since=<b>soon</b>")
-    assert resp.status == 400 and "not a time" in page and "<b>soon" not in page
+    assert resp.status == 400 and "not an ISO 8601 time" in page and "<b>soon" not in page
 
 
 async def test_untrusted_text_is_escaped(make_ui):

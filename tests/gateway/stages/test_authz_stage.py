@@ -107,3 +107,15 @@ async def test_policy_failure_fails_closed(demo_gateway, monkeypatch):
     assert CUSTOMER.phone not in body.decode()
     rendered = demo_gateway.app[GATEWAY].metrics.render().decode()
     assert 'dlpgw_policy_decisions_total{decision="error"} 1.0' in rendered
+
+
+async def test_authentication_failures_are_counted_without_subjects(demo_gateway):
+    await call(demo_gateway, "/api/projects/proj1/customers")
+    await call(demo_gateway, "/api/projects/proj1/customers", "nobody")
+    _, body = await call(demo_gateway, "/_dlp/metrics")
+    text = body.decode()
+    assert 'dlpgw_authn_failures_total{auth="none",reason="no_credentials"} 1.0' in text
+    failures = [line for line in text.splitlines()
+                if line.startswith("dlpgw_authn_failures_total{auth=\"api_key\"")]
+    assert failures and failures[0].endswith(" 1.0")
+    assert "nobody" not in text

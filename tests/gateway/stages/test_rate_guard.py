@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import aiohttp
 import pytest
@@ -16,6 +17,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.rate_config import RateGuardConfig
 from gateway.runtime import GATEWAY
 from gateway.stages.rate_guard import RateGuardStage
+from reports.incident_store import IncidentQuery
 from tests.conftest import make_exchange
 
 
@@ -61,6 +63,14 @@ async def test_100000_attempts_from_one_ip_reach_the_upstream_at_most_20_times(
     assert statuses[429] == attempts - len(seen)
     rendered = gw.app[GATEWAY].metrics.render().decode()
     assert "dlpgw_bruteforce_bans_total" in rendered
+    bans = int(float(re.search(r"^dlpgw_bruteforce_bans_total (\S+)$", rendered,
+                               re.MULTILINE).group(1)))
+    assert bans >= 1
+    # One deduplicated incident whose counter holds every ban and every refused attempt.
+    found = gw.app[GATEWAY].incidents.search(IncidentQuery())
+    assert [i.kind for i in found] == ["brute_force"]
+    assert found[0].event_count == statuses[429] + bans
+    assert found[0].client_ip == "127.0.0.1"
 
 
 async def test_a_correct_password_is_not_counted(start_upstream, start_gateway):
