@@ -114,7 +114,7 @@ def build_gateway(config: Config) -> Gateway:
     incidents = IncidentStore(database, window=config.incidents.dedup_window_seconds,
                               regimes=config.incidents.regimes())
     webhooks = webhook_dispatcher(config, database, incidents, metrics)
-    recorder = IncidentRecorder(incidents, incident_hooks(metrics, webhooks))
+    recorder = IncidentRecorder(incidents, incident_hooks(metrics, webhooks, audit_log))
     deps = StageDeps(metrics=metrics, audit_log=audit_log, fingerprinter=fingerprinter,
                      engine=engine, policy=policy, approvals=approvals, incidents=recorder,
                      counters=counters,

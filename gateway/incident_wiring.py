@@ -7,6 +7,7 @@ import logging
 
 from gateway.config import Config
 from gateway.metrics import GatewayMetrics
+from reports.audit_log import AuditLog
 from reports.database import Database
 from reports.incident import Incident
 from reports.incident_store import IncidentStore
@@ -20,14 +21,19 @@ __all__ = ["incident_hooks", "refresh_incident_gauges", "report_renderer", "webh
 log = logging.getLogger("dlpgw.incidents")
 
 
-def incident_hooks(metrics: GatewayMetrics,
-                   webhooks: WebhookDispatcher | None = None) -> RecorderHooks:
+def incident_hooks(metrics: GatewayMetrics, webhooks: WebhookDispatcher | None = None,
+                   audit: AuditLog | None = None) -> RecorderHooks:
     def recorded(incident: Incident, created: bool, count: int) -> None:
         result = "opened" if created else "deduplicated"
         metrics.incidents.labels(kind=incident.kind, result=result).inc(count)
         if created:
             log.warning("incident %s opened: %s (%s, %s)", incident.id, incident.kind,
                         incident.rule, incident.severity)
+            if audit is not None:
+                # The incident itself is already committed; its audit entry rides the queue.
+                audit.append({"kind": "incident_opened", "actor": "gateway",
+                              "incident": incident.id, "incident_kind": incident.kind,
+                              "rule": incident.rule, "severity": incident.severity})
         if webhooks is not None:
             webhooks.incident_recorded(incident, created, count)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -12,6 +13,7 @@ from gateway.config import parse_config
 from gateway.demo.crm import create_crm_app
 from gateway.runtime import GATEWAY
 from policies.access import PolicyError
+from reports.audit_store import iter_entries
 from reports.incident_store import IncidentQuery
 
 
@@ -45,6 +47,10 @@ async def test_denials_past_the_threshold_make_one_incident(demo_gateway):
     assert incident.event_count == 3  # the 5th, 6th and 7th denial
     assert incident.actor is not None and "alice" not in incident.actor
     assert incident.actor.startswith("hmac:")
+    await asyncio.to_thread(gw.audit_log.flush)
+    opened = [json.loads(e.payload) for e in iter_entries(gw.database)
+              if e.kind == "incident_opened"]
+    assert [o["incident"] for o in opened] == [incident.id]
     # Allowed requests of another user do not count.
     assert await get(demo_gateway, "/api/projects/proj1/customers", "bob") == 200
     assert len(gw.incidents.search(IncidentQuery())) == 1
