@@ -1,18 +1,20 @@
 """Health, readiness and metrics endpoints.
 
 ``healthz`` (liveness) answers while the event loop runs. ``readyz`` (readiness) checks the
-upstreams, the request log and the detectors, and turns 503 ``draining`` once a graceful
-shutdown has begun. ``metrics`` is the Prometheus exposition, merged over all workers
-when several serve the port.
+upstreams, the shared database, the shared counters (Redis), the audit log and the
+detectors, and turns 503 ``draining`` once a graceful shutdown has begun. ``metrics`` is
+the Prometheus exposition, merged over all workers when several serve the port.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from gateway.runtime import GATEWAY
+from reports.database import Database
 
 __all__ = ["DRAINING", "add_admin_routes"]
 
@@ -34,6 +36,10 @@ async def _readyz(request: web.Request) -> web.Response:
         f"upstream:{name}": "ok" if ok else "unreachable"
         for name, ok in zip(names, results, strict=True)
     }
+    checks["database"] = await _probe(asyncio.to_thread(_select_one, gw.database))
+    ping = getattr(gw.counters, "ping", None)
+    if ping is not None:
+        checks["counters"] = await _probe(ping())
     checks["audit_log"] = "ok" if gw.audit_log.healthy() else "failing"
     if "pii_mask" in gw.config.stages:
         failing = gw.selftest_failures
@@ -43,6 +49,25 @@ async def _readyz(request: web.Request) -> web.Response:
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,
     )
+
+
+def _select_one(database: Database) -> bool:
+    with database.read() as conn:
+        return bool(conn.exec_driver_sql("SELECT 1").scalar() == 1)
+
+
+_PROBE_SECONDS = 2.0
+
+
+async def _probe(check: Awaitable[bool]) -> str:
+    """``ok``, or why not; a store that cannot answer in time is not ready."""
+    try:
+        async with asyncio.timeout(_PROBE_SECONDS):
+            return "ok" if await check else "failing"
+    except TimeoutError:
+        return "timeout"
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
 
 
 async def _metrics(request: web.Request) -> web.Response:
