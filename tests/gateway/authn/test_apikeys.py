@@ -66,7 +66,7 @@ def test_store_is_created_private_and_holds_only_digests(tmp_path, store):
     assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
     record, key = store.create(OWNER, PEPPER.encode())
     rows = sqlite3.connect(store.path).execute("SELECT * FROM api_keys").fetchall()
-    assert len(rows) == 1 and key not in repr(rows) and key.split("_")[2] not in repr(rows)
+    assert len(rows) == 1 and key not in repr(rows) and key.split("_", 2)[2] not in repr(rows)
     assert rows[0][1] == hash_api_key(PEPPER.encode(), key)
     assert store.list_keys() == [record]
     assert ApiKeyStore(store.path).list_keys() == [record]
