@@ -87,15 +87,17 @@ class ExportTracking:
     async def over_window(self, ex: Exchange, user_fp: str, limit: int | None,
                           window: float) -> bool:
         """True when this response would take the user past ``limit`` records in the
-        window; otherwise its records are counted."""
+        window; otherwise its records are counted. One atomic add (replicas racing on one
+        user cannot both slip under the limit); a refused response takes its records back.
+        """
         records, personal = records_of(ex)
         if self.counters is None or limit is None or not personal or not records:
             return False
         key = f"export_window:{user_fp}"
-        if await self.counters.add(key, 0, window) + records > limit:
-            return True
-        await self.counters.add(key, records, window)
-        return False
+        if await self.counters.add(key, records, window) <= limit:
+            return False
+        await self.counters.add(key, -records, window)
+        return True
 
     def delivered(self, ex: Exchange, user_fp: str | None) -> None:
         """Count the records of a response that goes out (streams: once fully sent)."""

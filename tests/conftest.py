@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +125,14 @@ def _redis_reason() -> str | None:
     return None
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@contextmanager
+def postgres_schema(prefix: str = "t_") -> Iterator[str]:
     """A PostgreSQL URL whose connections live in a fresh schema, dropped afterwards."""
     import secrets
 
     import sqlalchemy as sa
 
-    reason = _postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    schema = "t_" + secrets.token_hex(6)
+    schema = prefix + secrets.token_hex(6)
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
@@ -144,6 +142,25 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    reason = _postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_schema() as url:
+        yield url
+
+
+class Clock:
+    """A settable clock for stores and stages that take ``clock=``."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

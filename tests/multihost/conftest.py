@@ -23,14 +23,18 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
 import yaml
 from aiohttp import web
 
 from gateway.cli.demo import demo_config
 from gateway.demo.crm import create_crm_app
 from policies.access import default_policy_files
-from tests.conftest import POSTGRES_URL, REDIS_URL, _postgres_reason, _redis_reason
+from tests.conftest import (
+    REDIS_URL,
+    _postgres_reason,
+    _redis_reason,
+    postgres_schema,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("dlp-gateway"))
@@ -96,16 +100,8 @@ def shared_schema() -> Iterator[str]:
     reason = _postgres_reason() or _redis_reason()
     if reason:
         pytest.skip(f"multi-host tests need PostgreSQL and Redis: {reason}")
-    schema = "mh_" + secrets.token_hex(6)
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with postgres_schema("mh_") as url:
+        yield url
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:

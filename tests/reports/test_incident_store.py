@@ -10,19 +10,12 @@ from reports.database import open_database
 from reports.deadlines import Regimes
 from reports.incident import IncidentEvent
 from reports.incident_store import IncidentError, IncidentQuery, IncidentStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from gateway.rate_config import RateGuardConfig
 from gateway.runtime import GATEWAY
 from gateway.stages.rate_guard import RateGuardStage
 from reports.incident_store import IncidentQuery
-from tests.conftest import make_exchange
+from tests.conftest import Clock, make_exchange
 
 
 def counting_crm() -> tuple[web.Application, list[int]]:
@@ -85,14 +85,6 @@ async def test_a_correct_password_is_not_counted(start_upstream, start_gateway):
     assert len(seen) == 30
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def attempt(stage: RateGuardStage, ip: str, user: str, status: int = 401) -> int:
     ex = make_exchange("POST", "/login")
     ex.request.client_ip = ip
@@ -111,7 +103,7 @@ async def attempt(stage: RateGuardStage, ip: str, user: str, status: int = 401) 
 
 
 async def test_bans_escalate_and_accounts_are_guarded_across_ips():
-    clock = Clock()
+    clock = Clock(1000.0)
     config = RateGuardConfig(max_failures_per_ip=3, max_failures_per_account=5,
                              window_seconds=60, ban_seconds=[10, 100])
     stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32),
@@ -130,7 +122,7 @@ async def test_bans_escalate_and_accounts_are_guarded_across_ips():
 
 
 async def test_distinct_accounts_per_ip_trigger_a_ban():
-    clock = Clock()
+    clock = Clock(1000.0)
     config = RateGuardConfig(max_failures_per_ip=100, max_accounts_per_ip=3)
     stage = RateGuardStage(config, GatewayMetrics("t"), Fingerprinter(b"k" * 32),
                            MemoryCounters(clock))
@@ -140,6 +132,6 @@ async def test_distinct_accounts_per_ip_trigger_a_ban():
 
 async def test_no_account_names_in_logs(caplog):
     stage = RateGuardStage(RateGuardConfig(max_failures_per_account=1), GatewayMetrics("t"),
-                           Fingerprinter(b"k" * 32), MemoryCounters(Clock()))
+                           Fingerprinter(b"k" * 32), MemoryCounters(Clock(1000.0)))
     await attempt(stage, "3.3.3.3", "zhang.wei@example.com")
     assert "zhang.wei" not in caplog.text

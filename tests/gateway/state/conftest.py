@@ -10,14 +10,7 @@ import redis
 
 from gateway.counters import Counters, MemoryCounters
 from gateway.counters_redis import RedisCounters
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 @pytest.fixture

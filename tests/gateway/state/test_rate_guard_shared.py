@@ -12,6 +12,7 @@ from gateway.rate_config import RateGuardConfig
 from gateway.stages.rate_guard import RateGuardStage
 from reports.incident import IncidentEvent
 from tests.conftest import make_exchange
+from tests.gateway.stages.test_rate_guard import attempt
 
 FP = Fingerprinter(b"k" * 32)
 
@@ -24,23 +25,6 @@ class Collected:
 
     async def report(self, event: IncidentEvent) -> None:
         self.events.append(event)
-
-
-async def attempt(stage: RateGuardStage, ip: str, user: str, status: int = 401) -> int:
-    ex = make_exchange("POST", "/login")
-    ex.request.client_ip = ip
-
-    async def body():
-        yield f"username={user}&password=x".encode()
-
-    ex.request.stream = body()
-    await stage.on_request(ex)
-    if ex.response is not None:
-        return ex.response.status
-    ex.deny(status, "upstream answer", code="login")
-    ex.denial = None
-    await stage.on_response(ex)
-    return status
 
 
 def guard(counters, config: RateGuardConfig, sink: Collected | None = None) -> RateGuardStage:
